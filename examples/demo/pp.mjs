@@ -1,0 +1,10 @@
+import { createRuntime, Interest } from '@fdloop/core';
+import { epoll, sys } from '@fdloop/backend-epoll';
+const rt = createRuntime({ backend: epoll() });
+const [ar, aw] = sys.pipe(); const [br, bw] = sys.pipe();
+const one = Buffer.from('x'); const buf = Buffer.alloc(64);
+const N = 200000; let n = 0; let t0;
+const wa = rt.watch(ar, Interest.READABLE, () => { sys.read(ar, buf); sys.write(bw, one); });
+const wb = rt.watch(br, Interest.READABLE, () => { sys.read(br, buf); if (++n === N) { const dt = performance.now() - t0; console.log('RT/s', Math.round(N / dt * 1000)); wa.close(); wb.close(); return; } sys.write(aw, one); });
+t0 = performance.now(); sys.write(aw, one);
+await rt.run();

@@ -1,0 +1,100 @@
+/**
+ * `@fdloop/backend-epoll`: the Linux backend of fdloop. {@link epoll} creates a {@link Backend} whose pollers are
+ * epoll instances integrated with the current thread's libuv loop (one `uv_poll_t` each), delivering ready
+ * events to the runtime in batches through a shared `Float64Array`. {@link sys} holds small POSIX helpers
+ * (pipes, socketpairs, eventfds, ptys, TCP) that create descriptors worth watching.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime, Interest } from '@fdloop/core';
+ * import { epoll, sys } from '@fdloop/backend-epoll';
+ *
+ * const rt = createRuntime({ backend: epoll() });
+ * const [r, w] = sys.pipe();
+ * rt.watch(r, Interest.READABLE, (_ev, watcher) => {
+ *   const buf = Buffer.alloc(64);
+ *   const n = sys.read(r, buf);
+ *   console.log(buf.subarray(0, n).toString()); // "ping"
+ *   watcher.close();
+ * });
+ * sys.write(w, Buffer.from('ping'));
+ * await rt.run();
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+import { InvalidArgumentError, NO_CAPABILITIES, type Backend, type Capabilities, type Poller, type PollerOptions } from '@fdloop/core';
+import { loadNative } from './native.js';
+import { EpollPoller, MAX_ROUNDS } from './poller.js';
+
+export * as sys from './sys.js';
+export * from './sys.js';
+
+/**
+ * What the epoll backend supports: edge-triggered and one-shot registrations, `EPOLLPRI` and a separate
+ * read-side hang-up (`EPOLLRDHUP`). Kernel timers, signals and the other event sources are not provided by this
+ * version.
+ */
+export const EPOLL_CAPABILITIES: Capabilities = Object.freeze({
+  ...NO_CAPABILITIES,
+  edge: true,
+  oneshot: true,
+  priority: true,
+  readHangup: true,
+});
+
+/** Options of {@link epoll}. */
+export interface EpollOptions {
+  /**
+   * How many full batches a poller delivers in one turn of the event loop before it lets libuv run timers and
+   * other I/O. A batch that is not full ends the turn early. From `1` to `1024`. Defaults to `8`.
+   */
+  readonly maxRounds?: number;
+}
+
+const DEFAULT_MAX_ROUNDS = 8;
+
+/**
+ * Create the epoll backend. The native addon is loaded now, so a missing or broken build is reported here rather
+ * than on first use.
+ * @param options see {@link EpollOptions}.
+ * @throws Error if the native addon cannot be loaded; the message says how to build it.
+ * @throws InvalidArgumentError for an invalid option.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from '@fdloop/core';
+ * import { epoll } from '@fdloop/backend-epoll';
+ *
+ * const rt = createRuntime({ backend: epoll() });
+ * ```
+ */
+export function epoll(options?: EpollOptions): Backend {
+  const maxRounds = options?.maxRounds ?? DEFAULT_MAX_ROUNDS;
+  if (typeof maxRounds !== 'number' || !Number.isInteger(maxRounds) || maxRounds < 1 || maxRounds > MAX_ROUNDS) {
+    throw new InvalidArgumentError('maxRounds', `must be an integer from 1 to ${MAX_ROUNDS}, got ${String(maxRounds)}`);
+  }
+  const binding = loadNative();
+  return Object.freeze({
+    name: 'epoll',
+    capabilities: EPOLL_CAPABILITIES,
+    createPoller(pollerOptions: PollerOptions): Poller {
+      return new EpollPoller(binding, pollerOptions, maxRounds);
+    },
+  });
+}
+
+/**
+ * The same as {@link epoll}; the name `@fdloop/core` looks for when it finds this package by auto-detection
+ * (`createRuntime()` with no backend on Linux).
+ *
+ * @example
+ * ```ts
+ * import { createBackend } from '@fdloop/backend-epoll';
+ * const backend = createBackend();
+ * ```
+ */
+export function createBackend(options?: EpollOptions): Backend {
+  return epoll(options);
+}
