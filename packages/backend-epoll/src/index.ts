@@ -47,8 +47,10 @@ export const EPOLL_CAPABILITIES: Capabilities = Object.freeze({
 /** Options of {@link epoll}. */
 export interface EpollOptions {
   /**
-   * How many full batches a poller delivers in one turn of the event loop before it lets libuv run timers and
-   * other I/O. A batch that is not full ends the turn early. From `1` to `1024`. Defaults to `8`.
+   * How many batches a poller may harvest and deliver in one turn of the event loop before it lets libuv run
+   * timers and other I/O. After each non-empty batch the poller looks again, because callbacks often make other
+   * watched descriptors ready at once (a proxy, a pipeline); an empty look ends the turn. `1` restores
+   * libuv-like one-harvest-per-turn behaviour. From `1` to `1024`. Defaults to `8`.
    */
   readonly maxRounds?: number;
 }

@@ -1,7 +1,9 @@
 // One runtime per thread: worker_threads, each with its own runtime and native poller on its own libuv loop
 // (the fixture loads the built packages, dist/), working at the same time as the main thread's runtime; and
 // workers terminated while they hold many live watchers with events flowing, which must not hurt the process.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Interest, createRuntime, type Runtime } from '@fdloop/core';
@@ -254,6 +256,21 @@ describe('terminating workers that hold live watchers', () => {
     await expectFdsBackTo(fdsBefore, epollBefore);
     await mainRuntimeWorks(rt);
   });
+
+  it('terminate() landing while the worker is inside a native poller call does not abort the process (child process)', () => {
+    // Worker.terminate() marks the worker's environment as stopping before V8 stops its JavaScript, so the worker
+    // can still enter a native method; every N-API call that needs JS then fails, and an addon that reacts by
+    // throwing a JS exception hits node-addon-api's fatal error path, which aborts the WHOLE process. Run in a
+    // child process, so that such an abort is reported as a failure instead of killing the test runner.
+    const script = fileURLToPath(new URL('./fixtures/runtime-terminate.mjs', import.meta.url));
+    const rounds = 50;
+    const result = spawnSync(process.execPath, [script, String(rounds)], { encoding: 'utf8', timeout: 90_000 });
+    const fatal = /FATAL ERROR.*|AddressSanitizer.*/.exec(result.stderr)?.[0];
+    expect(fatal, result.stderr.slice(0, 2000)).toBeUndefined();
+    expect(result.signal).toBeNull();
+    expect(result.status, result.stderr.slice(0, 2000)).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}')).toEqual({ survived: rounds, mainRuntime: true });
+  }, 120_000);
 
   it('workers terminated during start-up (while loading, creating the runtime, registering) do not hurt the process', async () => {
     const rt = createRuntime({ backend: epoll() });

@@ -643,9 +643,12 @@ export class Runtime implements AsyncDisposable {
       watcher.onCancel = undefined;
       watcher.close();
       if (waiting !== undefined) {
+        // The failure is reported once, to the pending next(); later calls see a finished iterator.
         const w = waiting;
+        const f = failure;
         waiting = undefined;
-        if (failure !== undefined) w.reject(failure);
+        failure = undefined;
+        if (f !== undefined) w.reject(f);
         else w.resolve({ value: undefined, done: true });
       }
     };

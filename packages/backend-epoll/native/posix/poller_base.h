@@ -33,9 +33,10 @@ class PollerBase {
 
   // Largest accepted batch size: 2^20 pairs is a 16 MiB buffer, far past the point where bigger batches help.
   static constexpr uint32_t kMaxBatchSize = 1u << 20;
-  // Largest accepted number of consecutive full batches drained before returning to libuv.
+  // Largest accepted number of consecutive harvests in one wake-up before returning to libuv.
   static constexpr uint32_t kMaxRounds = 1024;
-  // Default for the above: enough to drain a burst, few enough that timers and other I/O are not starved.
+  // Default for the above: enough to follow chained readiness and drain a burst, few enough that timers and other
+  // I/O are not starved.
   static constexpr uint32_t kDefaultRounds = 8;
 
  protected:
