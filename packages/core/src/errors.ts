@@ -56,6 +56,10 @@ export class FdloopError extends Error {
     Object.defineProperty(this, BRAND, { value: code, enumerable: false });
   }
 
+  /**
+   * `instanceof` that also recognises errors created by another copy of `@fdloop/core` (two installed versions),
+   * through a `Symbol.for` brand carrying the error code.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this === FdloopError) {
       return typeof value === 'object' && value !== null && typeof (value as Record<symbol, unknown>)[BRAND] === 'string';
@@ -229,6 +233,7 @@ export class ErrnoError extends Error {
     Object.defineProperty(this, ERRNO_BRAND, { value: true, enumerable: false });
   }
 
+  /** `instanceof` that also recognises errno errors created by another copy of `@fdloop/core`. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ERRNO_BRAND] === true;
   }

@@ -27,6 +27,16 @@ import { Interest, Ready, type Backend, type Poller } from '../contract/index.js
 import { ErrnoError, FdloopError } from '../errors.js';
 import { createRuntime, type ReadyEvent, type Runtime } from '../runtime.js';
 
+/** A descriptor that can be made to report {@link Ready.PRIORITY}, from {@link ConformanceFixture.priorityPair}. */
+export interface PriorityPair {
+  /** The descriptor the suite registers for {@link Interest.PRIORITY}. */
+  readonly fd: number;
+  /** Make `fd` report an exceptional condition (for TCP: send one byte of urgent data from the peer). */
+  trigger(): void;
+  /** Close everything the pair opened. */
+  close(): void;
+}
+
 /** Real descriptors for the suite, created with the backend's platform calls. */
 export interface ConformanceFixture {
   /** A new non-blocking pipe (or an equivalent connected pair): `[readEnd, writeEnd]`. */
@@ -41,7 +51,7 @@ export interface ConformanceFixture {
    * Optional: a descriptor that can be made to report {@link Ready.PRIORITY} (for example a TCP connection that
    * receives urgent data). Without it the priority tests are skipped.
    */
-  priorityPair?(): { fd: number; trigger(): void; close(): void };
+  priorityPair?(): PriorityPair;
 }
 
 /** A `describe` function: vitest's, `node:test`'s, mocha's… */
