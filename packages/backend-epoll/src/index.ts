@@ -49,13 +49,13 @@ export interface EpollOptions {
   /**
    * How many batches a poller may harvest and deliver in one turn of the event loop before it lets libuv run
    * timers and other I/O. After each non-empty batch the poller looks again, because callbacks often make other
-   * watched descriptors ready at once (a proxy, a pipeline); an empty look ends the turn. `1` restores
-   * libuv-like one-harvest-per-turn behaviour. From `1` to `1024`. Defaults to `8`.
+   * watched descriptors ready at once (a proxy, a pipeline); an empty look ends the turn, and so does 1 ms spent
+   * in this wake-up. `1` restores libuv-like one-harvest-per-turn behaviour. From `1` to `1024`. Defaults to `64`.
    */
   readonly maxRounds?: number;
 }
 
-const DEFAULT_MAX_ROUNDS = 8;
+const DEFAULT_MAX_ROUNDS = 64;
 
 /**
  * Create the epoll backend. The native addon is loaded now, so a missing or broken build is reported here rather

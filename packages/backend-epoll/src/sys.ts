@@ -124,10 +124,14 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-function range(buffer: Uint8Array, offset: unknown, length: unknown): [number, number] {
-  const start = integer('offset', offset ?? 0, 0, buffer.byteLength);
-  const count = integer('length', length ?? buffer.byteLength - start, 0, buffer.byteLength - start);
-  return [start, count];
+/** The start of an I/O range: `offset`, validated, or `0`. */
+function rangeStart(buffer: Uint8Array, offset: unknown): number {
+  return offset === undefined ? 0 : integer('offset', offset, 0, buffer.byteLength);
+}
+
+/** The length of an I/O range: `length`, validated, or the rest of the buffer after `start`. */
+function rangeLength(buffer: Uint8Array, start: number, length: unknown): number {
+  return length === undefined ? buffer.byteLength - start : integer('length', length, 0, buffer.byteLength - start);
 }
 
 function address(host: unknown, port: unknown, minPort: number): [string, number] {
@@ -210,7 +214,8 @@ export function eventfd(initial = 0, options?: EventfdOptions): number {
  */
 export function read(fd: number, buffer: Uint8Array, offset?: number, length?: number): number {
   validateFd(fd);
-  const [start, count] = range(bytes(buffer), offset, length);
+  const start = rangeStart(bytes(buffer), offset);
+  const count = rangeLength(buffer, start, length);
   return ioResult(native().read(fd, buffer, start, count), 'read', fd);
 }
 
@@ -223,7 +228,8 @@ export function read(fd: number, buffer: Uint8Array, offset?: number, length?: n
  */
 export function write(fd: number, buffer: Uint8Array, offset?: number, length?: number): number {
   validateFd(fd);
-  const [start, count] = range(bytes(buffer), offset, length);
+  const start = rangeStart(bytes(buffer), offset);
+  const count = rangeLength(buffer, start, length);
   return ioResult(native().write(fd, buffer, start, count), 'write', fd);
 }
 

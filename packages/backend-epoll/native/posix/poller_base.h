@@ -35,9 +35,12 @@ class PollerBase {
   static constexpr uint32_t kMaxBatchSize = 1u << 20;
   // Largest accepted number of consecutive harvests in one wake-up before returning to libuv.
   static constexpr uint32_t kMaxRounds = 1024;
-  // Default for the above: enough to follow chained readiness and drain a burst, few enough that timers and other
-  // I/O are not starved.
-  static constexpr uint32_t kDefaultRounds = 8;
+  // Default for the above: enough to follow chained readiness and drain a burst; the time budget below is what
+  // keeps timers and other I/O from waiting long.
+  static constexpr uint32_t kDefaultRounds = 64;
+  // After this long in one wake-up no further harvest starts (the current batch always completes): 1 ms, about
+  // the resolution of Node's timers, so a busy poller delays them by about one timer tick at most.
+  static constexpr uint64_t kRoundBudgetNs = 1000000;
 
  protected:
   PollerBase() = default;
