@@ -80,9 +80,9 @@ class PollerBase {
   static void OnPoll(uv_poll_t* poll, int status, int events);
   static void OnHandleClosed(uv_handle_t* handle);
   static void OnEnvironmentTeardown(napi_async_cleanup_hook_handle hook, void* arg);
-  // Hands one batch (or -errno) to JS. Returns true if the poller is still open afterwards and the call did not
-  // throw. Must not touch `handle->owner`'s memory after the JS call unless handle->owner is still set.
-  static bool Deliver(PollHandle* handle, int count);
+  // Hands one batch (or -errno) to JS with a plain call (OnPoll holds the callback scope). Returns true if the
+  // poller is still open afterwards; on a JS exception, stores it in `error` and returns false.
+  static bool Deliver(PollHandle* handle, napi_value recv, napi_value callback, int count, napi_value* error);
   // The batch buffer's data, or null if it is no longer usable (its ArrayBuffer was transferred away).
   double* BatchData();
 
