@@ -13,7 +13,7 @@
 // docs/guides/node-versions.md.
 
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +24,8 @@ import { testedWorkspaces } from './matrix/workspaces.mjs';
 /** What `npm run test:matrix` tests with no --versions: every supported major. */
 const ALL_VERSIONS = [20, 22, 24, 26];
 /**
- * What CI tests (--ci): every supported major. On this project's CI machine (2 cores) a version costs about 16 s of
- * tests plus about 3 s to fetch its binary into a fresh clone, so all four add about 80 s; see
+ * What CI tests (--ci): every supported major. On this project's CI machine (2 cores) a version costs 19-28 s of
+ * tests plus about 3 s to fetch its binary into a fresh clone, so all four add 85-105 s; see
  * docs/guides/node-versions.md before trimming it.
  */
 const CI_VERSIONS = [20, 22, 24, 26];
@@ -236,6 +236,21 @@ function checkBuilt() {
   }
 }
 
+/** Remove the probe folders of matrix runs that are no longer running. */
+function removeStaleProbes(parent) {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    let alive = false;
+    try {
+      process.kill(Number(name), 0);
+      alive = /^\d+$/.test(name);
+    } catch (error) {
+      alive = error.code === 'EPERM';
+    }
+    if (!alive) rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const log = (line) => console.log(line);
@@ -251,9 +266,10 @@ async function main() {
   );
 
   const resultsDir = join(cacheRoot, 'results');
-  const probeDir = join(cacheRoot, 'probe');
+  // One probe folder per run, so that two matrix runs at once do not pull it from under each other.
+  const probeDir = join(cacheRoot, 'probe', String(process.pid));
   mkdirSync(resultsDir, { recursive: true });
-  rmSync(probeDir, { recursive: true, force: true });
+  removeStaleProbes(join(cacheRoot, 'probe'));
   mkdirSync(probeDir, { recursive: true });
   copyFileSync(join(root, 'scripts', 'matrix', 'probe.fixture.mjs'), join(probeDir, 'probe.test.mjs'));
 
@@ -336,6 +352,7 @@ async function main() {
     });
   }
 
+  rmSync(probeDir, { recursive: true, force: true });
   console.log('');
   printTable(rows);
   const suiteRows = rows.filter((row) => !row.total);

@@ -992,7 +992,7 @@ export class Runtime implements AsyncDisposable {
     beginTick();
     if (count < 0) {
       if (this.tracer.enabled) this.tracer.marker('poller failure');
-      this.report(errnoError(count, 'epoll_wait', { message: `backend ${this.backend.name} poller failed` }), { source: 'poller' });
+      this.report(errnoError(count, `${this.backend.name} poller`, { message: `backend ${this.backend.name} poller failed` }), { source: 'poller' });
       return;
     }
     const tracing = this.tracer.enabled;
