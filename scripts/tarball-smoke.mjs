@@ -193,9 +193,35 @@ await exercise('createRuntime({ backend: epoll() })', createRuntime({ backend: e
 for (const name of JSON.parse(process.env.SMOKE_PACKAGES)) await import(name);
 console.log('  imported ' + JSON.parse(process.env.SMOKE_PACKAGES).join(', ') + ', @fdloop/core/testing');
 
+// Modules, as a user of core + a backend + a module would write them: each through rt.use(), on the thread pool.
+const installedNames = JSON.parse(process.env.SMOKE_PACKAGES);
+let modules = 0;
+if (installedNames.includes('@fdloop/mod-crypto')) {
+  const { cryptoModule } = await import('@fdloop/mod-crypto');
+  const rt = createRuntime();
+  const crypto = rt.use(cryptoModule());
+  const digest = await crypto.hash('sha256', 'abc');
+  assert.equal(digest.toString('hex'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'mod-crypto sha256("abc") (FIPS 180-2)');
+  await rt.close();
+  console.log('  mod-crypto: sha256 on the thread pool OK');
+  modules += 1;
+}
+if (installedNames.includes('@fdloop/mod-fs')) {
+  const { fsModule } = await import('@fdloop/mod-fs');
+  const { fileURLToPath } = await import('node:url');
+  const rt = createRuntime();
+  const fs = rt.use(fsModule());
+  const text = await fs.readFile(fileURLToPath(import.meta.url), 'utf8');
+  assert.ok(text.startsWith('// Written by scripts/tarball-smoke.mjs'), 'mod-fs readFile of this script');
+  await rt.close();
+  console.log('  mod-fs: readFile through ' + fs.io + ' OK');
+  modules += 1;
+}
+assert.ok(modules > 0, 'at least one module (mod-crypto, mod-fs) installed from its tarball and used');
+
 const require = createRequire(import.meta.url);
-const addons = Object.keys(require.cache).filter((file) => file.endsWith('.node'));
-assert.equal(addons.length, 1, 'one addon loaded: ' + addons.join(', '));
+const addons = Object.keys(require.cache).filter((file) => file.endsWith('fdloop_epoll.node'));
+assert.equal(addons.length, 1, 'one backend-epoll addon loaded: ' + addons.join(', '));
 const loaded = addons[0].split('/node_modules/@fdloop/backend-epoll/')[1];
 console.log('  addon loaded from ' + loaded);
 assert.ok(loaded.startsWith(process.env.EXPECT_ADDON), 'expected the addon from ' + process.env.EXPECT_ADDON);

@@ -13,6 +13,11 @@ import { machineInfo, measureBusy, type MachineInfo } from './machine.js';
 import { markdownResults, replaceResults, resultsKey, svgChart, textReport } from './report.js';
 import type { BenchResult, ContenderResult, RunConfig } from './results.js';
 import { formatRate } from './stats.js';
+import { runMqttBench, takeMqttArgs } from './mqtt/run-mqtt.js';
+import { runHttpBench, takeHttpArgs } from './http/run-http.js';
+import { runPoolSuite, takePoolArgs } from './pool/suite.js';
+import { runSerialBench, takeSerialArgs } from './serial/run-serial.js';
+import { runTimersBench } from './timers/run-timers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // bench/dist
 const BENCH_DIR = resolve(HERE, '..');
@@ -43,6 +48,17 @@ const USAGE = `usage: node bench/dist/run.js [options]
                      processes to calm down (default 60, quick 0)
   --json=FILE        also write the raw samples as JSON
   --from-json=FILE   measure nothing: print (and with --write-docs, write) the report of a run saved with --json
+  --mqtt, --no-mqtt  only / skip the MQTT benchmark (fdloop + libmosquitto vs npm mqtt through a local mosquitto);
+                     --mqtt-messages=N, --mqtt-reps=N, --mqtt-window=N (see bench/src/mqtt/run-mqtt.ts)
+  --pool, --no-pool  only / skip P4 (mod-fs vs node:fs), P5 (mod-crypto vs node:crypto) and the pool round trip
+                     vs piscina; --pool-reps=N, --pool-seconds=S, --pool-files=N, --pool-only=LIST
+                     (see bench/src/pool/suite.ts)
+  --timers, --no-timers  only / skip P7 (1M runtime timers vs setTimeout; 1 ms periodic lateness); --timers-reps=N
+  --serial, --no-serial  only / skip the serial benchmark P6 (mod-serial vs npm serialport over socat ptys);
+                     --serial-reps=N, --serial-seconds=S (see bench/src/serial/run-serial.ts)
+  --http, --no-http  only / skip P3 (HTTP/1.1 hello world under wrk -t1 -c50: mod-http vs node:http vs a C epoll
+                     server; memory per idle connection; HttpClient vs undici vs node:http); --http-reps=N,
+                     --http-seconds=S, --http-idle=N, --http-client=N (see bench/src/http/run-http.ts)
   --help             this text`;
 
 interface Options {
@@ -280,10 +296,51 @@ function measure(options: Options, log: (s: string) => void): SavedRun {
   return { machine, config, results };
 }
 
+/** P7 (bench/src/timers) options: `--timers` runs only P7, `--no-timers` skips it, `--timers-reps=N`. */
+function takeTimersArgs(argv: string[]): { rest: string[]; timers: { only: boolean; enabled: boolean; quick: boolean; reps?: number } } {
+  const timers: { only: boolean; enabled: boolean; quick: boolean; reps?: number } = { only: false, enabled: true, quick: argv.includes('--quick') };
+  const rest: string[] = [];
+  for (const arg of argv) {
+    if (arg === '--timers') timers.only = true;
+    else if (arg === '--no-timers') timers.enabled = false;
+    else if (arg.startsWith('--timers-reps=')) timers.reps = Number(arg.slice('--timers-reps='.length));
+    else rest.push(arg);
+  }
+  return { rest, timers };
+}
+
 function main(): void {
-  const options = parseArgs(process.argv.slice(2));
-  const started = Date.now();
+  // The MQTT benchmark (bench/src/mqtt) takes its own options out first and runs after P1/P2.
+  // The serial benchmark P6 (bench/src/serial) likewise; its children run synchronously, so it finishes before MQTT.
+  // The pool suite (bench/src/pool: P4, P5, pool round trip) runs synchronously right after P1/P2.
+  // P3 (bench/src/http: HTTP servers under wrk, HTTP clients) runs last, once everything else has finished
+  // (beforeExit: the event loop is empty), so its wrk runs never overlap another benchmark.
+  const { rest: afterHttp, http } = takeHttpArgs(process.argv.slice(2));
+  const runHttp = (): void => void runHttpBench(http, (s) => void process.stderr.write(`${s}\n`)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  });
+  if (http.only) return runHttp();
+  if (http.enabled) process.once('beforeExit', runHttp);
+  const { rest: afterPool, pool } = takePoolArgs(afterHttp);
+  const { rest: afterSerial, serial } = takeSerialArgs(afterPool);
+  const { rest: afterTimers, timers } = takeTimersArgs(afterSerial);
+  const { rest, mqtt } = takeMqttArgs(afterTimers);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const runSerial = (): void => void runSerialBench(serial, log).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  });
+  if (timers.only) return runTimersBench(timers);
+  if (pool.only) return runPoolSuite(pool, log);
+  if (serial.only) return runSerial();
+  const runMqtt = (): void => void runMqttBench(mqtt, log).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  });
+  if (mqtt.only) return runMqtt();
+  const options = parseArgs(rest);
+  const started = Date.now();
   const { machine, config, results } =
     options.fromJson !== undefined ? (JSON.parse(readFileSync(options.fromJson, 'utf8')) as SavedRun) : measure(options, log);
 
@@ -310,6 +367,10 @@ function main(): void {
     console.error('no contender produced a result');
     process.exitCode = 1;
   }
+  if (timers.enabled) runTimersBench(timers);
+  if (pool.enabled) runPoolSuite(pool, log);
+  if (serial.enabled) runSerial();
+  if (mqtt.enabled) runMqtt();
 }
 
 try {

@@ -4,13 +4,19 @@
 #include <napi.h>
 
 #include "epoll/epoll_poller.h"
+#include "posix/sock.h"
 #include "posix/sys.h"
+#include "sources/linux_sources.h"
+#include "uring/uring.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Poller", fdloop::epoll::EpollPoller::Define(env));
   exports.Set("sys", fdloop::posix::CreateSys(env));
+  exports.Set("sources", fdloop::sources::CreateSources(env));
+  exports.Set("sock", fdloop::posix::CreateSock(env));
+  exports.Set("uring", fdloop::uring::CreateUring(env));
   return exports;
 }
 

@@ -26,15 +26,23 @@
 
 import { InvalidArgumentError, NO_CAPABILITIES, type Backend, type Capabilities, type Poller, type PollerOptions } from '@fdloop/core';
 import { loadNative } from './native.js';
+import { createNet } from './net.js';
 import { EpollPoller, MAX_ROUNDS } from './poller.js';
+import { addEpollSource, notifyEventfd } from './sources/handles.js';
+import { uringProvider } from './uring.js';
 
 export * as sys from './sys.js';
+export * as gpio from './gpio.js';
+export { fanotify, type Fanotify, type FanotifyEvent, type FanotifyEventKind, type FanotifyMarkOptions, type FanotifyOptions } from './fanotify.js';
+export { watchAttribute, type AttributeChange, type AttributeWatchOptions, type AttributeWatcher } from './attribute.js';
 export * from './sys.js';
+export { ioUringDisabled, uringProvider } from './uring.js';
 
 /**
  * What the epoll backend supports: edge-triggered and one-shot registrations, `EPOLLPRI` and a separate
- * read-side hang-up (`EPOLLRDHUP`). Kernel timers, signals and the other event sources are not provided by this
- * version.
+ * read-side hang-up (`EPOLLRDHUP`), and the event sources: kernel timers (timerfd), signals (signalfd),
+ * notifiers (eventfd), path watching (inotify) and process exit (pidfd). fanotify and GPIO character devices are
+ * Linux-only extras exported by this package ({@link fanotify}, {@link gpio}).
  */
 export const EPOLL_CAPABILITIES: Capabilities = Object.freeze({
   ...NO_CAPABILITIES,
@@ -42,6 +50,13 @@ export const EPOLL_CAPABILITIES: Capabilities = Object.freeze({
   oneshot: true,
   priority: true,
   readHangup: true,
+  timer: true,
+  signal: true,
+  notifier: true,
+  pathWatch: true,
+  processExit: true,
+  fanotify: true,
+  gpio: true,
 });
 
 /** Options of {@link epoll}. */
@@ -80,10 +95,17 @@ export function epoll(options?: EpollOptions): Backend {
   const binding = loadNative();
   return Object.freeze({
     name: 'epoll',
+    net: createNet(binding),
     capabilities: EPOLL_CAPABILITIES,
     createPoller(pollerOptions: PollerOptions): Poller {
-      return new EpollPoller(binding, pollerOptions, maxRounds);
+      const poller: Poller = new EpollPoller(binding, pollerOptions, maxRounds);
+      // Event sources (src/sources/) register their descriptors through the poller's own register().
+      return Object.assign(poller, { addSource: addEpollSource.bind(undefined, poller) as Poller['addSource'] });
     },
+    notifyRemote: notifyEventfd,
+    // The optional completion layer (io_uring), found by completionProvider() from @fdloop/core. Whether the
+    // kernel allows it is known only when a runtime opens it, so capabilities.completionIo stays false.
+    completion: uringProvider,
   });
 }
 

@@ -106,7 +106,7 @@ describe('epoll backend', () => {
     const backend = epoll();
     expect(backend.name).toBe('epoll');
     expect(backend.capabilities).toBe(EPOLL_CAPABILITIES);
-    expect(EPOLL_CAPABILITIES).toMatchObject({ edge: true, oneshot: true, priority: true, readHangup: true, timer: false });
+    expect(EPOLL_CAPABILITIES).toMatchObject({ edge: true, oneshot: true, priority: true, readHangup: true, timer: true, signal: true, notifier: true, pathWatch: true, processExit: true, fanotify: true, gpio: true, completionIo: false });
     expect(Object.isFrozen(EPOLL_CAPABILITIES)).toBe(true);
     expect(createBackend().name).toBe('epoll');
   });

@@ -30,6 +30,24 @@ export const ErrorCode = {
   TOO_MANY_WATCHERS: 'ERR_FDLOOP_TOO_MANY_WATCHERS',
   /** `run()` was called while another `run()` of the same runtime is in progress. */
   ALREADY_RUNNING: 'ERR_FDLOOP_ALREADY_RUNNING',
+  /** A socket or HTTP operation did not finish in time (connect, idle, headers, request). */
+  TIMEOUT: 'ERR_FDLOOP_TIMEOUT',
+  /** The socket was closed before the operation could finish. */
+  SOCKET_CLOSED: 'ERR_FDLOOP_SOCKET_CLOSED',
+  /** An HTTP message broke the protocol (RFC 9112) or a configured limit; `status` says how a server answers. */
+  HTTP_PARSE: 'ERR_FDLOOP_HTTP_PARSE',
+  /** The thread pool's queue is full and the pool was told to refuse rather than wait. */
+  POOL_QUEUE_FULL: 'ERR_FDLOOP_POOL_QUEUE_FULL',
+  /** A pool worker exited (or crashed) while it was running a task. */
+  POOL_WORKER_EXITED: 'ERR_FDLOOP_POOL_WORKER_EXITED',
+  /** A pool task kind could not be loaded in a worker (module not found, export missing or not a function). */
+  POOL_TASK_LOAD: 'ERR_FDLOOP_POOL_TASK_LOAD',
+  /** A blocking read or write of a pollable descriptor (FIFO, socket, tty) was refused for the thread pool. */
+  POLLABLE_FD: 'ERR_FDLOOP_POLLABLE_FD',
+  /** An I/O object (a serial port, a socket, a file handle) was used after it was closed. */
+  CLOSED: 'ERR_FDLOOP_CLOSED',
+  /** A C library driven through fdloop (libmosquitto…) reported an error that is not an errno. */
+  LIBRARY: 'ERR_FDLOOP_LIBRARY',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -199,6 +217,134 @@ export class AlreadyRunningError extends FdloopError {
   }
 }
 defineCode(AlreadyRunningError, ErrorCode.ALREADY_RUNNING);
+
+/** `ERR_FDLOOP_TIMEOUT`: a socket or HTTP operation did not finish in time. */
+export class TimeoutError extends FdloopError {
+  /** What timed out (`'connect'`, `'idle'`, `'headers'`, `'request'`…). */
+  readonly operation: string;
+  /** The limit that was exceeded, in milliseconds. */
+  readonly timeout: number;
+  constructor(operation: string, timeout: number) {
+    super(ErrorCode.TIMEOUT, `${operation} timed out after ${timeout} ms`);
+    this.name = 'TimeoutError';
+    this.operation = operation;
+    this.timeout = timeout;
+  }
+}
+defineCode(TimeoutError, ErrorCode.TIMEOUT);
+
+/** `ERR_FDLOOP_SOCKET_CLOSED`: the socket closed before the operation finished. */
+export class SocketClosedError extends FdloopError {
+  constructor(message = 'the socket was closed') {
+    super(ErrorCode.SOCKET_CLOSED, message);
+    this.name = 'SocketClosedError';
+  }
+}
+defineCode(SocketClosedError, ErrorCode.SOCKET_CLOSED);
+
+/** `ERR_FDLOOP_HTTP_PARSE`: an HTTP message broke RFC 9112 or a limit. */
+export class HttpParseError extends FdloopError {
+  /** The status a server answers with: 400, 413, 414, 431, 501 or 505. */
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(ErrorCode.HTTP_PARSE, message);
+    this.name = 'HttpParseError';
+    this.status = status;
+  }
+}
+defineCode(HttpParseError, ErrorCode.HTTP_PARSE);
+
+/** `ERR_FDLOOP_POOL_QUEUE_FULL`: the thread pool's bounded queue is full (pools created with `onFull: 'reject'`). */
+export class PoolQueueFullError extends FdloopError {
+  /** The queue's bound. */
+  readonly limit: number;
+  constructor(limit: number) {
+    super(ErrorCode.POOL_QUEUE_FULL, `the thread pool's queue is full (${limit} queued tasks); await pool.ready() before submitting more`);
+    this.name = 'PoolQueueFullError';
+    this.limit = limit;
+  }
+}
+defineCode(PoolQueueFullError, ErrorCode.POOL_QUEUE_FULL);
+
+/** `ERR_FDLOOP_POOL_WORKER_EXITED`: a pool worker exited or crashed while running a task. */
+export class PoolWorkerExitedError extends FdloopError {
+  /** The worker's thread name (`'pool-2'`). */
+  readonly thread: string;
+  /** The worker's exit code. */
+  readonly exitCode: number;
+  constructor(thread: string, exitCode: number, task: string, options?: ErrorOptions) {
+    super(ErrorCode.POOL_WORKER_EXITED, `${thread} exited with code ${exitCode} while running task ${task}`, options);
+    this.name = 'PoolWorkerExitedError';
+    this.thread = thread;
+    this.exitCode = exitCode;
+  }
+}
+defineCode(PoolWorkerExitedError, ErrorCode.POOL_WORKER_EXITED);
+
+/** `ERR_FDLOOP_POOL_TASK_LOAD`: a task kind's module or export could not be loaded in a pool worker. */
+export class PoolTaskLoadError extends FdloopError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.POOL_TASK_LOAD, message, options);
+    this.name = 'PoolTaskLoadError';
+  }
+}
+defineCode(PoolTaskLoadError, ErrorCode.POOL_TASK_LOAD);
+
+/**
+ * `ERR_FDLOOP_POLLABLE_FD`: a file operation would have blocked a pool worker on a pollable descriptor (a FIFO,
+ * socket or character device such as a tty). Those belong on the runtime's watchers (`rt.watch`,
+ * `rt.readable`), where waiting costs no thread; a blocked pool thread is the bug of nodejs/node#23220.
+ */
+export class PollableFdError extends FdloopError {
+  /** What the descriptor or path is: `'fifo'`, `'socket'` or `'character device'`. */
+  readonly fileType: string;
+  constructor(fileType: string, what: string) {
+    super(
+      ErrorCode.POLLABLE_FD,
+      `${what} is a ${fileType}: a read or write of it can wait forever and would block a worker thread; watch it with rt.watch()/rt.readable() instead`,
+    );
+    this.name = 'PollableFdError';
+    this.fileType = fileType;
+  }
+}
+defineCode(PollableFdError, ErrorCode.POLLABLE_FD);
+
+/**
+ * `ERR_FDLOOP_CLOSED`: an I/O object (a serial port, a socket, a file handle) was used after it was closed, for
+ * example a write after `close()`.
+ */
+export class ClosedError extends FdloopError {
+  /** What was closed, for example `'serial port /dev/ttyUSB0'`. */
+  readonly resource: string;
+  constructor(resource: string, operation: string, options?: ErrorOptions) {
+    super(ErrorCode.CLOSED, `${operation}: the ${resource} is closed`, options);
+    this.name = 'ClosedError';
+    this.resource = resource;
+  }
+}
+defineCode(ClosedError, ErrorCode.CLOSED);
+
+/**
+ * `ERR_FDLOOP_LIBRARY`: a C library driven through fdloop (see {@link ownFd}) reported a failure of its own, not a
+ * system call's (those are {@link ErrnoError}s): for example libmosquitto's `MOSQ_ERR_PROTOCOL`, or an MQTT broker
+ * refusing a connection.
+ */
+export class LibraryError extends FdloopError {
+  /** The library, for example `'libmosquitto'`. */
+  readonly library: string;
+  /** The library's own error number (`MOSQ_ERR_*`, a CONNACK return code…). */
+  readonly libraryCode: number;
+  /** The library's name for that number, for example `'MOSQ_ERR_PROTOCOL'` or `'CONNACK'`. */
+  readonly libraryCodeName: string;
+  constructor(library: string, libraryCode: number, libraryCodeName: string, message: string, options?: ErrorOptions) {
+    super(ErrorCode.LIBRARY, `${library}: ${message} (${libraryCodeName} ${libraryCode})`, options);
+    this.name = 'LibraryError';
+    this.library = library;
+    this.libraryCode = libraryCode;
+    this.libraryCodeName = libraryCodeName;
+  }
+}
+defineCode(LibraryError, ErrorCode.LIBRARY);
 
 const ERRNO_BRAND = Symbol.for('fdloop.error.errno');
 

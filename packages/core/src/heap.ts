@@ -52,6 +52,14 @@ export class TimerHeap<T extends HeapEntry> {
     item.heapIndex = -1;
   }
 
+  /** Restore the order after `item.due`/`item.seq` changed while it is in the heap. */
+  update(item: T): void {
+    const i = item.heapIndex;
+    if (i < 0 || this.items[i] !== item) return;
+    this.down(i);
+    this.up(item.heapIndex);
+  }
+
   clear(): T[] {
     const all = this.items.splice(0);
     for (const item of all) item.heapIndex = -1;

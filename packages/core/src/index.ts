@@ -4,7 +4,10 @@
  * - The backend contract ({@link Backend}, {@link Poller}, {@link Interest}, {@link Ready}, {@link Capabilities}).
  * - The {@link Runtime}: {@link Runtime.watch}, {@link Runtime.readable}, {@link Runtime.events}, timers,
  *   {@link Runtime.run} until nothing is pending, {@link Runtime.close}.
+ * - Event sources ({@link Runtime.timer}, {@link Runtime.signal}, {@link Runtime.notifier}, {@link Runtime.watchPath},
+ *   {@link Runtime.processExit}) for backends that declare them; the backend side is {@link SourcePoller}.
  * - Errors with stable codes ({@link FdloopError}) and Node-shaped errno errors ({@link ErrnoError}).
+ * - {@link ownFd}: drive a library that owns its descriptor (libmosquitto, libpq…) from the runtime.
  * - Tracing helpers ({@link print}, {@link printContent}, {@link currentThread}).
  *
  * @example
@@ -23,6 +26,13 @@
  */
 
 export * from './contract/index.js';
+export {
+  completionProvider,
+  type CompletionBackend,
+  type CompletionIo,
+  type CompletionProvider,
+  type CompletionUnavailable,
+} from './contract/completion.js';
 export * from './errors.js';
 export {
   Runtime,
@@ -41,6 +51,37 @@ export {
   type WatchCallback,
   type Watcher,
 } from './runtime.js';
+export {
+  notifyRemote,
+  resolveSignal,
+  signalName,
+  type KernelTimerCallback,
+  type NotifierCallback,
+  type PathWatchCallback,
+  type ProcessExitCallback,
+  type SignalCallback,
+} from './sources/index.js';
+export { OwnedFd, ownFd, type OwnedFdLibrary, type OwnedFdOptions } from './owned-fd.js';
+export {
+  ThreadPool,
+  createThreadPool,
+  taskKind,
+  type RunTaskOptions,
+  type TaskContext,
+  type TaskFunction,
+  type TaskKind,
+  type ThreadPoolOptions,
+  type ThreadPoolStats,
+} from './pool/index.js';
+export {
+  callbackApi,
+  defineModule,
+  withCallback,
+  type Callback,
+  type CallbackApi,
+  type FdloopModule,
+  type ModuleContext,
+} from './module.js';
 export {
   KNOWN_BACKENDS,
   PLATFORM_BACKENDS,

@@ -27,14 +27,34 @@ import {
   WatcherClosedError,
   errnoError,
 } from './errors.js';
-import { TimerHeap, type HeapEntry } from './heap.js';
+import { TimerQueue, type QueueEntry } from './timer-queue.js';
 import { Tracer, beginTick, traceFromEnv, type TraceOptions } from './trace.js';
 import { resolveBackend } from './detect.js';
+import type {
+  KernelTimer,
+  KernelTimerOptions,
+  Notifier,
+  NotifierOptions,
+  PathWatchOptions,
+  PathWatcher,
+  ProcessExitSource,
+  SignalSource,
+  SourceHandles,
+  SourceKind,
+  SourceOptions,
+  SourceSpecs,
+} from './contract/index.js';
+import * as sources from './sources/index.js';
+import { closeModules, runtimePool, useModule, type FdloopModule } from './module.js';
+import type { ThreadPool, ThreadPoolOptions } from './pool/pool.js';
 
 /** Where a handler error came from, passed to {@link RuntimeOptions.onError}. */
 export interface ErrorContext {
-  /** The kind of callback that threw, or `'poller'` for a failure of the backend's poller itself. */
-  readonly source: 'watcher' | 'timer' | 'immediate' | 'poller';
+  /**
+   * The kind of callback that threw (`'source'`: an event source's callback or read, see {@link Runtime.timer}), or
+   * `'poller'` for a failure of the backend's poller itself.
+   */
+  readonly source: 'watcher' | 'timer' | 'immediate' | 'poller' | 'module' | 'source';
   /** The descriptor, for watcher callbacks. */
   readonly fd?: number;
 }
@@ -66,6 +86,12 @@ export interface RuntimeOptions {
   readonly onError?: ErrorHandler;
   /** A name shown in trace lines, useful with several runtimes. Defaults to `''` (none). */
   readonly name?: string;
+  /**
+   * The runtime's thread pool ({@link Runtime.pool}), started on first use. Defaults to
+   * `os.availableParallelism()` workers named `pool-1…N` and a queue bound of 1024; the pool traces when the
+   * runtime does.
+   */
+  readonly pool?: ThreadPoolOptions;
 }
 
 /**
@@ -227,6 +253,8 @@ class WatcherImpl implements Watcher {
   gen = 0;
   /** Set on internal watchers of promises/iterators, so runtime close can reject them. */
   onCancel: ((error: Error) => void) | undefined;
+  /** Set on the slot of an event source, which has no descriptor (see sources/). */
+  source = false;
   private readonly rt: Runtime;
 
   constructor(rt: Runtime, fd: number, interest: InterestFlags, callback: WatchCallback) {
@@ -281,10 +309,12 @@ const enum TimerKind {
   Immediate,
 }
 
-class TimerImpl implements Timer, HeapEntry {
+class TimerImpl implements Timer, QueueEntry {
   due = 0;
   seq = 0;
-  heapIndex = -1;
+  qPrev: QueueEntry | null = null;
+  qNext: QueueEntry | null = null;
+  qList: QueueEntry['qList'] = null;
   active = true;
   refd = true;
   readonly kind: TimerKind;
@@ -425,13 +455,14 @@ export class Runtime implements AsyncDisposable {
   private readonly slotGen: number[] = [];
   private readonly freeSlots: number[] = [];
   private readonly byFd = new Map<number, WatcherImpl>();
+  private readonly sourceSlots = new Set<WatcherImpl>();
 
   private refWatchers = 0;
   private pollerRefd = false;
   /** Everything ref'd that keeps `run()` from resolving. */
   private pending = 0;
 
-  private readonly timers = new TimerHeap<TimerImpl>();
+  private readonly timers = new TimerQueue<TimerImpl>();
   private timerSeq = 0;
   private refTimers = 0;
   private nodeTimer: NodeJS.Timeout | undefined;
@@ -450,6 +481,7 @@ export class Runtime implements AsyncDisposable {
   constructor(backend: Backend, options: RuntimeOptions = {}) {
     this.backend = backend;
     this.name = options.name ?? '';
+    this.options = options;
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65536) {
       throw new InvalidArgumentError('batchSize', `must be an integer from 1 to 65536, got ${String(batchSize)}`);
@@ -479,6 +511,66 @@ export class Runtime implements AsyncDisposable {
     return this.pending;
   }
 
+  private readonly options: RuntimeOptions;
+
+  /**
+   * Attach a module (`@fdloop/mod-fs`, `@fdloop/mod-crypto`, your own {@link defineModule}) and return its API
+   * for this runtime. Attaching the same module object again returns the same API.
+   * @example
+   * ```ts
+   * import { fsModule } from '@fdloop/mod-fs';
+   * const fs = rt.use(fsModule());
+   * const text = await fs.readFile('test.txt', 'utf8');
+   * ```
+   */
+  use<API>(module: FdloopModule<API>): API {
+    return useModule(this, module, this.options);
+  }
+
+  /**
+   * The runtime's thread pool (workers `pool-1…N`, see {@link RuntimeOptions.pool}), started on first use and
+   * closed with the runtime. Tasks run through it directly are not counted as pending work; modules use
+   * {@link ModuleContext.run}, which is.
+   */
+  get pool(): ThreadPool {
+    return runtimePool(this, this.options);
+  }
+
+  /**
+   * Count one piece of outside work (a pool task, a module operation) as pending, so {@link Runtime.run} does
+   * not resolve before the returned release function is called. Release is idempotent and harmless after close.
+   * @param what - a label for the trace.
+   * @example
+   * ```ts
+   * const release = rt.hold('my query');
+   * query().finally(release);
+   * ```
+   */
+  hold(what = 'work'): () => void {
+    this.assertOpen('hold');
+    this.pending += 1;
+    let held = true;
+    if (this.tracer.enabled) this.tracer.line(`hold: ${what}`);
+    return () => {
+      if (!held) return;
+      held = false;
+      if (this.isClosed) return;
+      this.pending -= 1;
+      if (this.tracer.enabled) this.tracer.line(`release: ${what}`);
+      this.scheduleFinishCheck();
+    };
+  }
+
+  /** @internal Whether tracing is on (for modules). */
+  get _tracing(): boolean {
+    return this.tracer.enabled;
+  }
+
+  /** @internal Write a trace line (for modules). */
+  _trace(message: string): void {
+    this.tracer.line(message);
+  }
+
   /**
    * Throw an {@link UnsupportedError} unless the backend has `capability`.
    * @example
@@ -488,6 +580,131 @@ export class Runtime implements AsyncDisposable {
    */
   requireCapability(capability: CapabilityName): void {
     if (!this.backend.capabilities[capability]) throw new UnsupportedError(this.backend.name, capability);
+  }
+
+  // Event sources: the implementations live in sources/; these methods only construct them.
+
+  /**
+   * A kernel timer (timerfd on Linux): one-shot or periodic, relative (`delay`) or absolute (`at`), on the
+   * monotonic, realtime or boottime clock. Each event reports how many expirations happened (more than one when
+   * the loop was late). Requires {@link Capabilities.timer}.
+   * @param options - when to fire; without `delay`/`at`/`interval` the timer is created disarmed.
+   * @param callback - optional; called for every expiration.
+   * @throws InvalidArgumentError for NaN, negative or infinite values; UnsupportedError without the capability.
+   * @example
+   * ```ts
+   * const t = rt.timer({ delay: 100, interval: 100 }, (ev) => print(`tick x${ev.expirations}`));
+   * await rt.sleep(1000);
+   * t.close();
+   * ```
+   */
+  timer(options: KernelTimerOptions = {}, callback?: sources.KernelTimerCallback): KernelTimer {
+    this.requireSource('timer');
+    return new sources.KernelTimerImpl(this, options, callback);
+  }
+
+  /**
+   * Subscribe to a signal and receive its details (sender pid and uid, `si_code`, sigqueue value). Requires
+   * {@link Capabilities.signal}. While any subscription to a signal is open, fdloop receives every delivery of
+   * it and Node's own `process.on(signal)` listeners do not; see the event-sources guide for the rules.
+   * @param signal - a name (`'SIGUSR2'`, `'USR2'`) or number.
+   * @throws InvalidArgumentError for unknown signals, SIGKILL, SIGSTOP and the fault signals.
+   * @example
+   * ```ts
+   * const sub = rt.signal('SIGUSR2', (ev) => print(`from pid ${ev.pid}`));
+   * ```
+   */
+  signal(signal: string | number, options?: SourceOptions | sources.SignalCallback, callback?: sources.SignalCallback): SignalSource {
+    this.requireSource('signal');
+    const a = sources.splitArgs<SourceOptions, sources.SignalCallback>(options, callback);
+    return new sources.SignalSourceImpl(this, signal, a.options, a.callback);
+  }
+
+  /**
+   * A cross-thread notifier (eventfd on Linux) with counter or semaphore semantics. Other threads trigger it
+   * with `notifyRemote(notifier.remote)`. Requires {@link Capabilities.notifier}.
+   * @example
+   * ```ts
+   * const n = rt.notifier((ev) => print(`woken ${ev.count}x`));
+   * new Worker(url, { workerData: { remote: n.remote } });
+   * ```
+   */
+  notifier(options?: NotifierOptions | sources.NotifierCallback, callback?: sources.NotifierCallback): Notifier {
+    this.requireSource('notifier');
+    const a = sources.splitArgs<NotifierOptions, sources.NotifierCallback>(options, callback);
+    return new sources.NotifierImpl(this, a.options, a.callback);
+  }
+
+  /**
+   * Watch a file or directory (inotify on Linux). Moves inside the watched tree arrive as one `rename` event;
+   * a kernel queue overflow arrives as an `overflow` event. Requires {@link Capabilities.pathWatch}.
+   * @throws ErrnoError `ENOENT` naming the path; `ENOSPC` naming the watch limit.
+   * @example
+   * ```ts
+   * for await (const ev of rt.watchPath('/tmp/dir')) print(ev.kind, ev.path);
+   * ```
+   */
+  watchPath(path: string, options?: PathWatchOptions | sources.PathWatchCallback, callback?: sources.PathWatchCallback): PathWatcher {
+    this.requireSource('pathWatch');
+    const a = sources.splitArgs<PathWatchOptions, sources.PathWatchCallback>(options, callback);
+    return new sources.PathWatcherImpl(this, path, a.options, a.callback);
+  }
+
+  /**
+   * Wait for process `pid` to exit without blocking (pidfd on Linux). Reports one event with the exit code or
+   * signal when the kernel can tell, then closes itself. Requires {@link Capabilities.processExit}.
+   * @throws ErrnoError `ESRCH` when no such process exists.
+   * @example
+   * ```ts
+   * const { code, signal } = await rt.processExit(child.pid).exited;
+   * ```
+   */
+  processExit(pid: number, options?: SourceOptions | sources.ProcessExitCallback, callback?: sources.ProcessExitCallback): ProcessExitSource {
+    this.requireSource('processExit');
+    const a = sources.splitArgs<SourceOptions, sources.ProcessExitCallback>(options, callback);
+    return new sources.ProcessExitImpl(this, pid, a.options, a.callback);
+  }
+
+  /** Refuse a source the backend lacks before looking at the arguments, so the answer does not depend on them. */
+  private requireSource(kind: SourceKind): void {
+    this.assertOpen(kind);
+    if (!this.backend.capabilities[kind] || this.poller.addSource === undefined) throw new UnsupportedError(this.backend.name, kind);
+  }
+
+  /** @internal Event sources (see sources/base.ts): a slab slot without a descriptor, reported via `onReport`. */
+  _addSource<K extends SourceKind>(
+    spec: SourceSpecs[K],
+    onReport: (event: ReadyEvent) => void,
+    onCancel: (error: Error) => void,
+  ): { watcher: Watcher; handle: SourceHandles[K] } {
+    this.assertOpen(spec.kind);
+    const addSource = this.poller.addSource;
+    if (!this.backend.capabilities[spec.kind] || addSource === undefined) throw new UnsupportedError(this.backend.name, spec.kind);
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      if (this.slotWatcher.length >= SLOT_SPACE) throw new TooManyWatchersError(SLOT_SPACE);
+      slot = this.slotWatcher.length;
+      this.slotWatcher.push(undefined);
+      this.slotGen.push(0);
+    }
+    const gen = this.slotGen[slot] as number;
+    let handle: SourceHandles[K];
+    try {
+      handle = addSource.call(this.poller, spec, gen * SLOT_SPACE + slot) as SourceHandles[K];
+    } catch (err) {
+      this.freeSlots.push(slot);
+      throw err;
+    }
+    const w = new WatcherImpl(this, -1, Interest.READABLE, (ev) => onReport(ev));
+    w.slot = slot;
+    w.gen = gen;
+    w.source = true;
+    w.onCancel = onCancel;
+    this.slotWatcher[slot] = w;
+    this.sourceSlots.add(w);
+    this._refWatcher(1);
+    if (this.tracer.enabled) this.tracer.line(`source ${spec.kind} opened`);
+    return { watcher: w, handle };
   }
 
   /**
@@ -848,7 +1065,7 @@ export class Runtime implements AsyncDisposable {
     if (this.tracer.enabled) this.tracer.line(`runtime closing: ${this.byFd.size} watcher(s), ${this.timers.size + this.immediates.length} timer(s)`);
     const cancelled = new CancelledError();
     let closeError: unknown;
-    for (const w of [...this.byFd.values()]) {
+    for (const w of [...this.byFd.values(), ...this.sourceSlots]) {
       const onCancel = w.onCancel;
       w.onCancel = undefined;
       try {
@@ -876,7 +1093,8 @@ export class Runtime implements AsyncDisposable {
     this.pending = 0;
     this.poller.close();
     this.runState?.resolve();
-    return closeError === undefined ? Promise.resolve() : Promise.reject(closeError);
+    const modulesClosed = closeModules(this, (err) => this.report(err, { source: 'module' }));
+    return modulesClosed.then(() => (closeError === undefined ? undefined : Promise.reject(closeError)));
   }
 
   /** Same as {@link Runtime.close}, for `await using rt = createRuntime()`. */
@@ -959,10 +1177,11 @@ export class Runtime implements AsyncDisposable {
     this.slotWatcher[slot] = undefined;
     this.bumpGeneration(slot);
     this.freeSlots.push(slot);
-    this.byFd.delete(w.fd);
+    if (w.source) this.sourceSlots.delete(w);
+    else this.byFd.delete(w.fd);
     if (w.refd) this._refWatcher(-1);
     if (this.tracer.enabled) this.tracer.line(`close watcher fd ${w.fd}`);
-    if (!this.nativeOneshot && !w.armed) return;
+    if (w.source || (!this.nativeOneshot && !w.armed)) return;
     try {
       this.poller.deregister(w.fd);
     } catch (err) {
@@ -1019,7 +1238,7 @@ export class Runtime implements AsyncDisposable {
       try {
         w.callback(event, w);
       } catch (err) {
-        this.report(err, { source: 'watcher', fd: w.fd });
+        this.report(err, w.source ? { source: 'source' } : { source: 'watcher', fd: w.fd });
       }
       if (this.isClosed) return;
     }

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -17,12 +16,73 @@
 #include <cstring>
 #include <string>
 
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#endif
+
 #include "posix/args.h"
 #include "posix/syscall.h"
+
+// Portability. The Linux conveniences below are used where the system has them, and replaced elsewhere (macOS, the
+// BSDs) by the plain POSIX call followed by fcntl(), the way posix/sock.cc does it. The fallbacks are not atomic: a
+// fork+exec on another thread between the two calls could inherit the descriptor (Node itself spawns through
+// libuv, which closes stray descriptors in the child, so this matters only to other native code).
+//
+// FDLOOP_FORCE_PORTABLE (a test-only compile definition; @fdloop/backend-kqueue's emulated Linux build sets it)
+// turns every Linux-only path off, so that the fallbacks are compiled and tested on Linux too.
+#if defined(FDLOOP_FORCE_PORTABLE)
+#define FDLOOP_SYS_PIPE2 0
+#define FDLOOP_SYS_SOCK_FLAGS 0
+#define FDLOOP_SYS_ACCEPT4 0
+#define FDLOOP_SYS_EVENTFD 0
+#define FDLOOP_SYS_PTY_PEER 0
+#define FDLOOP_SYS_OPENPT_FLAGS 0
+#else
+// pipe2 and accept4: Linux, FreeBSD 10+, NetBSD 6+, OpenBSD 5.7+, DragonFly; not macOS.
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
+    defined(__DragonFly__)
+#define FDLOOP_SYS_PIPE2 1
+#else
+#define FDLOOP_SYS_PIPE2 0
+#endif
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#define FDLOOP_SYS_SOCK_FLAGS 1
+#define FDLOOP_SYS_ACCEPT4 FDLOOP_SYS_PIPE2
+#else
+#define FDLOOP_SYS_SOCK_FLAGS 0
+#define FDLOOP_SYS_ACCEPT4 0
+#endif
+// eventfd is Linux's (FreeBSD 13 has a compatible one, deliberately not used: the kqueue backend has EVFILT_USER).
+#if defined(__linux__)
+#define FDLOOP_SYS_EVENTFD 1
+#else
+#define FDLOOP_SYS_EVENTFD 0
+#endif
+// Opening the slave through the master (Linux 4.13+).
+#if defined(TIOCGPTPEER)
+#define FDLOOP_SYS_PTY_PEER 1
+#else
+#define FDLOOP_SYS_PTY_PEER 0
+#endif
+// posix_openpt with O_CLOEXEC and O_NONBLOCK: glibc passes the flags to open(); POSIX specifies only O_RDWR and
+// O_NOCTTY, and macOS documents nothing else, so other systems get those two and fcntl() for the rest.
+#if defined(__linux__)
+#define FDLOOP_SYS_OPENPT_FLAGS 1
+#else
+#define FDLOOP_SYS_OPENPT_FLAGS 0
+#endif
+#endif
 
 namespace fdloop::posix {
 
 namespace {
+
+// MSG_NOSIGNAL is Linux and the BSDs; macOS has only the per-socket SO_NOSIGPIPE (set in PrepareSocket).
+#ifdef MSG_NOSIGNAL
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;
+#endif
 
 // Every descriptor we create is close-on-exec (a child process must not inherit it by accident) and non-blocking
 // (it is meant to be watched by a poller, and a blocking read would stall the whole event loop).
@@ -32,6 +92,69 @@ Napi::Value Result(Napi::Env env, int64_t rc) { return Napi::Number::New(env, st
 // Closes a descriptor we created while unwinding from a later failure. The close result is ignored on purpose:
 // the failure being reported is the interesting one, and the descriptor is released either way.
 void Discard(int fd) { (void)CloseFd(fd); }
+
+// O_NONBLOCK and FD_CLOEXEC for a descriptor created without them (the fallbacks). Returns 0 or -errno.
+[[maybe_unused]] int MakeNonBlockingCloexec(int fd) {
+  const int flags = Syscall([&] { return fcntl(fd, F_GETFL); });
+  if (flags < 0) return flags;
+  if ((flags & O_NONBLOCK) == 0) {
+    const int rc = Syscall([&] { return fcntl(fd, F_SETFL, flags | O_NONBLOCK); });
+    if (rc < 0) return rc;
+  }
+  const int fdflags = Syscall([&] { return fcntl(fd, F_GETFD); });
+  if (fdflags < 0) return fdflags;
+  if ((fdflags & FD_CLOEXEC) == 0) {
+    const int rc = Syscall([&] { return fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC); });
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+// What every socket we create or accept gets beyond non-blocking + close-on-exec: SO_NOSIGPIPE where send() has
+// no MSG_NOSIGNAL (macOS), so that a closed peer is EPIPE rather than SIGPIPE.
+int PrepareSocket(int fd) {
+#if defined(SO_NOSIGPIPE) && !defined(MSG_NOSIGNAL)
+  const int one = 1;
+  return Syscall([&] { return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)); });
+#else
+  (void)fd;
+  return 0;
+#endif
+}
+
+// A new socket of `family` and `type`, non-blocking and close-on-exec (atomically where SOCK_NONBLOCK exists),
+// prepared by PrepareSocket. Returns the descriptor or -errno.
+int NewSocket(int family, int type) {
+#if FDLOOP_SYS_SOCK_FLAGS
+  const int fd = Syscall([&] { return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
+  if (fd < 0) return fd;
+  const int rc = PrepareSocket(fd);
+#else
+  const int fd = Syscall([&] { return socket(family, type, 0); });
+  if (fd < 0) return fd;
+  int rc = MakeNonBlockingCloexec(fd);
+  if (rc == 0) rc = PrepareSocket(fd);
+#endif
+  if (rc < 0) {
+    Discard(fd);
+    return rc;
+  }
+  return fd;
+}
+
+// Finishes a pair of descriptors made without flags (pipe, socketpair fallbacks): both non-blocking and
+// close-on-exec, sockets prepared. Closes both on failure. Returns 0 or -errno.
+[[maybe_unused]] int FinishPair(int fds[2], bool sockets) {
+  int rc = MakeNonBlockingCloexec(fds[0]);
+  if (rc == 0) rc = MakeNonBlockingCloexec(fds[1]);
+  if (rc == 0 && sockets) rc = PrepareSocket(fds[0]);
+  if (rc == 0 && sockets) rc = PrepareSocket(fds[1]);
+  if (rc < 0) {
+    Discard(fds[0]);
+    Discard(fds[1]);
+  }
+  return rc;
+}
 
 union SocketAddress {
   sockaddr any;
@@ -81,7 +204,12 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   int32_t* out = nullptr;
   if (!Int32OutArg(info, 0, 2, &out)) return Napi::Value();
   int fds[2];
+#if FDLOOP_SYS_PIPE2
   const int rc = Syscall([&] { return pipe2(fds, O_NONBLOCK | O_CLOEXEC); });
+#else
+  int rc = Syscall([&] { return pipe(fds); });
+  if (rc == 0) rc = FinishPair(fds, false);
+#endif
   if (rc == 0) {
     out[0] = fds[0];
     out[1] = fds[1];
@@ -101,8 +229,16 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int32_t* out = nullptr;
   if (!Int32OutArg(info, 1, 2, &out)) return Napi::Value();
   int fds[2];
-  const int rc = Syscall(
+#if FDLOOP_SYS_SOCK_FLAGS
+  int rc = Syscall(
       [&] { return socketpair(AF_UNIX, static_cast<int>(type) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds); });
+#if defined(SO_NOSIGPIPE) && !defined(MSG_NOSIGNAL)
+  if (rc == 0) rc = FinishPair(fds, true);
+#endif
+#else
+  int rc = Syscall([&] { return socketpair(AF_UNIX, static_cast<int>(type), 0, fds); });
+  if (rc == 0) rc = FinishPair(fds, true);
+#endif
   if (rc == 0) {
     out[0] = fds[0];
     out[1] = fds[1];
@@ -110,14 +246,19 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   return Result(info.Env(), rc);
 }
 
-// eventfd(initial: number, semaphore: boolean) -> fd | -errno.
+// eventfd(initial: number, semaphore: boolean) -> fd | -errno; -ENOSYS where eventfd is not used (off Linux).
+// The arguments are checked everywhere, so bad input is a TypeError/RangeError on every system.
 Napi::Value EventFd(const Napi::CallbackInfo& info) {
   int64_t initial = 0;
   bool semaphore = false;
   if (!IntegerArg(info, 0, "initial", 0, UINT_MAX, &initial)) return Napi::Value();
   if (!BoolArg(info, 1, "semaphore", &semaphore)) return Napi::Value();
+#if FDLOOP_SYS_EVENTFD
   const int flags = EFD_NONBLOCK | EFD_CLOEXEC | (semaphore ? EFD_SEMAPHORE : 0);
   return Result(info.Env(), Syscall([&] { return eventfd(static_cast<unsigned int>(initial), flags); }));
+#else
+  return Result(info.Env(), -ENOSYS);
+#endif
 }
 
 // read(fd, buffer: Uint8Array, offset, length) -> bytes | -errno.
@@ -145,7 +286,8 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   // MSG_NOSIGNAL: a closed peer must be an EPIPE error, not a SIGPIPE (Node ignores SIGPIPE, an embedder may not).
-  const int all_flags = static_cast<int>(flags) | MSG_NOSIGNAL;
+  // (macOS: SO_NOSIGPIPE, set on every socket created here, does the same for the sockets this module made.)
+  const int all_flags = static_cast<int>(flags) | kSendFlags;
   return Result(info.Env(), Syscall([&] { return send(fd, range.data, range.length, all_flags); }));
 }
 
@@ -167,27 +309,53 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return Result(info.Env(), CloseFd(fd));
 }
 
+// The slave's path of pty master `master`, into `name` (thread-safe: no static buffer). Returns 0 or -errno.
+[[maybe_unused]] int SlaveName(int master, char* name, size_t size) {
+#if defined(__APPLE__)
+  // TIOCPTYGNAME fills a 128-byte buffer; ptsname_r exists only from macOS 10.13.4.
+  if (size < 128) return -ERANGE;
+  return Syscall([&] { return ioctl(master, TIOCPTYGNAME, name); });
+#else
+  // ptsname_r: glibc, musl, FreeBSD 13+, POSIX.1-2024. It returns the errno number (glibc, musl, POSIX) or -1 with
+  // errno set (FreeBSD); both are handled.
+  const int rc = ptsname_r(master, name, size);
+  return rc == 0 ? 0 : -(rc > 0 ? rc : errno);
+#endif
+}
+
 // openpty(out: Int32Array(2)) -> 0 | -errno; out = [master, slave].
 Napi::Value OpenPty(const Napi::CallbackInfo& info) {
   int32_t* out = nullptr;
   if (!Int32OutArg(info, 0, 2, &out)) return Napi::Value();
   Napi::Env env = info.Env();
   // posix_openpt + TIOCGPTPEER instead of openpty(3): openpty cannot set O_CLOEXEC atomically, and TIOCGPTPEER
-  // opens the slave through the master without a path lookup in /dev/pts.
+  // opens the slave through the master without a path lookup in /dev/pts. Elsewhere: posix_openpt with the
+  // flags POSIX allows, fcntl for the rest, and the slave opened by name.
   const int flags = O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK;
+#if FDLOOP_SYS_OPENPT_FLAGS
   const int master = Syscall([&] { return posix_openpt(flags); });
   if (master < 0) return Result(env, master);
-  int rc = Syscall([&] { return grantpt(master); });
+  int rc = 0;
+#else
+  const int master = Syscall([&] { return posix_openpt(O_RDWR | O_NOCTTY); });
+  if (master < 0) return Result(env, master);
+  int rc = MakeNonBlockingCloexec(master);
+#endif
+  if (rc == 0) rc = Syscall([&] { return grantpt(master); });
   if (rc == 0) rc = Syscall([&] { return unlockpt(master); });
   int slave = rc;
   if (rc == 0) {
+#if FDLOOP_SYS_PTY_PEER
     slave = Syscall([&] { return ioctl(master, TIOCGPTPEER, flags); });
     // Kernels before 4.13 lack TIOCGPTPEER: fall back to opening the slave by name.
     if (slave == -EINVAL || slave == -ENOTTY) {
+#endif
       char name[128];
-      const int named = ptsname_r(master, name, sizeof(name));
-      slave = named != 0 ? -named : Syscall([&] { return open(name, flags); });
+      const int named = SlaveName(master, name, sizeof(name));
+      slave = named != 0 ? named : Syscall([&] { return open(name, flags); });
+#if FDLOOP_SYS_PTY_PEER
     }
+#endif
   }
   if (slave < 0) {
     Discard(master);
@@ -219,7 +387,7 @@ Napi::Value TcpListen(const Napi::CallbackInfo& info) {
   SocketAddress address;
   const socklen_t length = ParseAddress(host, port, &address);
   if (length == 0) return Result(env, -EINVAL);
-  const int fd = Syscall([&] { return socket(address.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
+  const int fd = NewSocket(address.any.sa_family, SOCK_STREAM);
   if (fd < 0) return Result(env, fd);
   const int one = 1;
   int rc = Syscall([&] { return setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); });
@@ -236,8 +404,21 @@ Napi::Value TcpListen(const Napi::CallbackInfo& info) {
 Napi::Value TcpAccept(const Napi::CallbackInfo& info) {
   int fd = -1;
   if (!FdArg(info, 0, &fd)) return Napi::Value();
-  return Result(info.Env(),
-                Syscall([&] { return accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); }));
+#if FDLOOP_SYS_ACCEPT4
+  const int client = Syscall([&] { return accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
+  if (client < 0) return Result(info.Env(), client);
+  int rc = PrepareSocket(client);
+#else
+  const int client = Syscall([&] { return accept(fd, nullptr, nullptr); });
+  if (client < 0) return Result(info.Env(), client);
+  int rc = MakeNonBlockingCloexec(client);
+  if (rc == 0) rc = PrepareSocket(client);
+#endif
+  if (rc < 0) {
+    Discard(client);
+    return Result(info.Env(), rc);
+  }
+  return Result(info.Env(), client);
 }
 
 // tcpConnect(host, port) -> fd | -errno. The connection completes asynchronously: wait for WRITABLE, then read
@@ -250,7 +431,7 @@ Napi::Value TcpConnect(const Napi::CallbackInfo& info) {
   SocketAddress address;
   const socklen_t length = ParseAddress(host, port, &address);
   if (length == 0) return Result(env, -EINVAL);
-  const int fd = Syscall([&] { return socket(address.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
+  const int fd = NewSocket(address.any.sa_family, SOCK_STREAM);
   if (fd < 0) return Result(env, fd);
   // Not retried on EINTR: an interrupted connect keeps connecting in the background (a retry would fail with
   // EALREADY), which is exactly the EINPROGRESS case.
@@ -294,6 +475,7 @@ Napi::Object Constants(Napi::Env env) {
   Napi::Object constants = Napi::Object::New(env);
   SetConstant(constants, "EAGAIN", EAGAIN);
   SetConstant(constants, "EWOULDBLOCK", EWOULDBLOCK);
+  SetConstant(constants, "ENOSYS", ENOSYS);
   SetConstant(constants, "MSG_OOB", MSG_OOB);
   SetConstant(constants, "MSG_PEEK", MSG_PEEK);
   SetConstant(constants, "MSG_DONTWAIT", MSG_DONTWAIT);
@@ -308,6 +490,18 @@ Napi::Object Constants(Napi::Env env) {
   SetConstant(constants, "TIOCPKT_NOSTOP", TIOCPKT_NOSTOP);
   SetConstant(constants, "TIOCPKT_DOSTOP", TIOCPKT_DOSTOP);
   return constants;
+}
+
+// Which of the Linux-only paths this build uses (false: the portable fallback), for tests and diagnostics.
+Napi::Object Features(Napi::Env env) {
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("pipe2", Napi::Boolean::New(env, FDLOOP_SYS_PIPE2 != 0));
+  features.Set("socketFlags", Napi::Boolean::New(env, FDLOOP_SYS_SOCK_FLAGS != 0));
+  features.Set("accept4", Napi::Boolean::New(env, FDLOOP_SYS_ACCEPT4 != 0));
+  features.Set("eventfd", Napi::Boolean::New(env, FDLOOP_SYS_EVENTFD != 0));
+  features.Set("ptyPeer", Napi::Boolean::New(env, FDLOOP_SYS_PTY_PEER != 0));
+  features.Set("openptFlags", Napi::Boolean::New(env, FDLOOP_SYS_OPENPT_FLAGS != 0));
+  return features;
 }
 
 }  // namespace
@@ -330,6 +524,7 @@ Napi::Object CreateSys(Napi::Env env) {
   sys.Set("socketError", Napi::Function::New(env, SocketError, "socketError"));
   sys.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
   sys.Set("constants", Constants(env));
+  sys.Set("features", Features(env));
   return sys;
 }
 

@@ -27,6 +27,10 @@
  * @packageDocumentation
  */
 
+import type { SourceBackend, SourcePoller } from './sources.js';
+
+export * from './sources.js';
+
 /**
  * Interest bits: what to wait for, and how. An interest is a bit set that must include at least one of
  * {@link Interest.READABLE}, {@link Interest.WRITABLE} or {@link Interest.PRIORITY}; at most one of the mode bits
@@ -185,6 +189,12 @@ export interface Poller {
   unref(): void;
   /** Release the kernel poller. Idempotent. After it returns the sink is never called again. */
   close(): void;
+  /**
+   * Event sources (kernel timers, signals, notifiers, path watches, process exits): create one and report it with
+   * `token`. Required when the backend declares any of the capabilities `timer`, `signal`, `notifier`,
+   * `pathWatch` or `processExit`; the full rules are in {@link SourcePoller}.
+   */
+  addSource?: SourcePoller['addSource'];
 }
 
 /**
@@ -205,6 +215,16 @@ export interface Backend {
   readonly capabilities: Capabilities;
   /** Create a poller bound to the calling thread's event loop. */
   createPoller(options: PollerOptions): Poller;
+  /**
+   * Socket system calls, for backends that offer them (see `contract/net.ts`): `@fdloop/mod-net` and
+   * `@fdloop/mod-http` create their sockets through this. Undefined when the backend has no sockets.
+   */
+  readonly net?: NetSyscalls;
+  /**
+   * Trigger a notifier from any thread (see {@link SourceBackend.notifyRemote}). Required when the backend
+   * declares {@link Capabilities.notifier}.
+   */
+  notifyRemote?: SourceBackend['notifyRemote'];
 }
 
 /** Capabilities with everything switched off, to spread into a backend's own. */
@@ -223,4 +243,6 @@ export const NO_CAPABILITIES: Capabilities = Object.freeze({
   fanotify: false,
 });
 
-
+import type { NetSyscalls } from './net.js';
+export * from './net.js';
+export * from './completion.js';

@@ -26,6 +26,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Interest, Ready, type Backend, type Poller } from '../contract/index.js';
 import { ErrnoError, FdloopError } from '../errors.js';
 import { createRuntime, type ReadyEvent, type Runtime } from '../runtime.js';
+import { runSourceConformanceSuite } from './sources.js';
+
+export { runSourceConformanceSuite, type SourceConformanceOptions } from './sources.js';
 
 /** A descriptor that can be made to report {@link Ready.PRIORITY}, from {@link ConformanceFixture.priorityPair}. */
 export interface PriorityPair {
@@ -141,6 +144,9 @@ export function runConformanceSuite(options: ConformanceOptions): void {
   };
 
   describe(label, () => {
+    // Event sources: each group runs when the backend declares the capability (see testing/sources.ts).
+    runSourceConformanceSuite({ backend: options.backend, describe, it, timeoutMs: timeout });
+
     describe('backend shape', () => {
       it('has a name and every capability as a boolean', () => {
         const b = options.backend();

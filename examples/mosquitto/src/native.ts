@@ -1,0 +1,47 @@
+/**
+ * Loading `fdloop_mosquitto.node` and the exact shape of what it exports. Internal: the public API is
+ * {@link MqttClient}.
+ *
+ * @module
+ */
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** One `struct mosquitto`. Methods return a `MOSQ_ERR_*` code; ids go to `state[0]`, errno to `state[1]`. */
+export interface NativeClient {
+  connect(host: string, port: number, keepalive: number): number;
+  reconnect(): number;
+  disconnect(): number;
+  subscribe(topic: string, qos: number): number;
+  unsubscribe(topic: string): number;
+  publish(topic: string, payload: Uint8Array, qos: number, retain: boolean): number;
+  loopRead(maxRounds: number): number;
+  loopWrite(): number;
+  loopMisc(): number;
+  socket(): number;
+  wantWrite(): boolean;
+  destroy(): void;
+}
+
+/** Everything `fdloop_mosquitto.node` exports. */
+export interface NativeBinding {
+  readonly Client: new (clientId: string | null, cleanSession: boolean, events: unknown[], state: Int32Array) => NativeClient;
+  strerror(rc: number): string;
+  connackString(code: number): string;
+  readonly version: string;
+}
+
+let binding: NativeBinding | undefined;
+
+/** Load the addon once per thread from `build/Release` (built by `npm run build`). */
+export function loadNative(): NativeBinding {
+  if (binding !== undefined) return binding;
+  const file = fileURLToPath(new URL('../build/Release/fdloop_mosquitto.node', import.meta.url));
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: build it with \`npm run build -w @fdloop/example-mosquitto\` (needs libmosquitto-dev)`);
+  }
+  binding = createRequire(import.meta.url)(file) as NativeBinding;
+  return binding;
+}

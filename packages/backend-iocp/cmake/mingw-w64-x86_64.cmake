@@ -1,0 +1,11 @@
+# Cross-compiling for Windows x64 with Debian's mingw-w64 (apt-get install g++-mingw-w64-x86-64-posix; node-addon-api needs std::mutex, which the win32 thread model of GCC 12 lacks).
+set(CMAKE_SYSTEM_NAME Windows)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(FDLOOP_MINGW_PREFIX x86_64-w64-mingw32)
+find_program(CMAKE_CXX_COMPILER NAMES ${FDLOOP_MINGW_PREFIX}-g++-posix REQUIRED)
+find_program(CMAKE_RC_COMPILER NAMES ${FDLOOP_MINGW_PREFIX}-windres)
+find_program(CMAKE_DLLTOOL NAMES ${FDLOOP_MINGW_PREFIX}-dlltool REQUIRED)
+set(CMAKE_FIND_ROOT_PATH /usr/${FDLOOP_MINGW_PREFIX})
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

@@ -1,0 +1,161 @@
+/**
+ * Loading `fdloop_iocp.node` and the exact shape of what it exports. Internal: the public API is in `index.ts`,
+ * `poller.ts` and `sys.ts`, which validate arguments and turn Windows error codes into `ErrnoError`s.
+ *
+ * Native calls return `0` (or a non-negative result) on success and a **Win32/WSA error code** on failure:
+ * positive from the poller's methods, negated from the `sys` helpers. `errors.ts` maps them to Node's codes.
+ *
+ * @module
+ */
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Bookkeeping of a native poller, for tests and diagnostics. */
+export interface NativePollerStats {
+  /** Registered sockets. */
+  readonly sockets: number;
+  /** Open `\Device\Afd` handles (each serves up to 32 sockets). */
+  readonly afdHandles: number;
+  /** Operations the kernel owns (AFD polls and file I/O not yet handed back). */
+  readonly pending: number;
+  /** Completion I/O operations in flight. */
+  readonly io: number;
+}
+
+/** A native poller: one completion port, one poller thread, one thread-safe function. */
+export interface NativePoller {
+  /** `2 * batchSize` doubles of `(token, value)` pairs, valid inside `onEvents`. */
+  readonly events: Float64Array;
+  /** Register a socket. Returns 0 or a Win32/WSA error code. */
+  add(socket: number, token: number, interest: number): number;
+  /** Change a registration (re-arms a fired ONESHOT). Returns 0 or an error code. */
+  mod(socket: number, token: number, interest: number): number;
+  /** Deregister a socket. Returns 0 or an error code. */
+  del(socket: number): number;
+  /** Start an overlapped ReadFile. Returns 0 (one result will follow) or an error code (none will). */
+  read(handle: number, buffer: Uint8Array, offset: number, length: number, position: number, token: number): number;
+  /** Start an overlapped WriteFile. Same contract as `read`. */
+  write(handle: number, buffer: Uint8Array, offset: number, length: number, position: number, token: number): number;
+  /** CancelIoEx for the operation of `token`. Returns 0 or ERROR_NOT_FOUND (1168) when none is in flight. */
+  cancel(token: number): number;
+  /** PostQueuedCompletionStatus: `(token, value)` arrives in a later batch. Returns 0 or an error code. */
+  post(token: number, value: number): number;
+  /** The same as a source packet: `(token, value + 2^32)`. */
+  postSource(token: number, value: number): number;
+  /** The completion port's handle value. */
+  port(): number;
+  /** Create a disarmed thread-pool timer reporting `token`. Returns 0 or an error code. */
+  timerCreate(token: number): number;
+  /** Arm (`dueMs >= 0`) or disarm; returns the new generation (> 0) or minus an error code. */
+  timerSet(token: number, dueMs: number, absoluteRealtime: boolean, periodMs: number): number;
+  /** Stop and free a timer (waits for running callbacks). Returns 0 or ERROR_NOT_FOUND. */
+  timerClose(token: number): number;
+  /** Watch a directory with ReadDirectoryChangesW, reporting `token`. Returns a watch id (> 0) or minus an error code. */
+  dirAdd(path: string, recursive: boolean, token: number): number;
+  /** Stop watching one directory (its memory is freed when the kernel hands the read back). Returns 0. */
+  dirRemove(id: number): number;
+  /** Every queued change of the set `token`, flattened: `[id, action, name, …]`. */
+  dirTake(token: number): Array<number | string>;
+  /** Bookkeeping counters. */
+  stats(): NativePollerStats;
+  /** Keep the event loop alive (refs the thread-safe function). */
+  ref(): void;
+  /** Let the event loop exit. The initial state. */
+  unref(): void;
+  /** Stop the thread, cancel and reclaim every operation, close the port. Idempotent. */
+  close(): void;
+}
+
+/** `new Poller(batchSize, onEvents)`; throws an Error with `errno` (a Win32 code) and `syscall` on failure. */
+export type NativePollerConstructor = new (batchSize: number, onEvents: (count: number) => void) => NativePoller;
+
+/** The Windows helpers. Results are non-negative, or minus a Win32/WSA error code. */
+export interface NativeSys {
+  tcpListen(host: string, port: number, backlog: number): number;
+  tcpAccept(socket: number): number;
+  tcpConnect(host: string, port: number): number;
+  socketPair(out: Float64Array): number;
+  send(socket: number, buffer: Uint8Array, offset: number, length: number, flags: number): number;
+  recv(socket: number, buffer: Uint8Array, offset: number, length: number, flags: number): number;
+  closeSocket(socket: number): number;
+  socketError(socket: number): number;
+  localPort(socket: number): number;
+  pipe(out: Float64Array): number;
+  openFile(path: string, write: boolean, create: boolean): number;
+  closeHandle(handle: number): number;
+  /** The E* name of a Win32/WSA error code, from the addon's one table (`'UNKNOWN'` when unmapped). */
+  errorName(win32: number): string;
+  /** Post a source packet to a port from any thread. Returns 0 or minus an error code. */
+  postToPort(port: number, token: number, value: number): number;
+  /** RtlNtStatusToDosError. */
+  ntStatusToWin32(status: number): number;
+  readonly constants: { readonly MSG_OOB: number; readonly WSAEWOULDBLOCK: number; readonly WSAENOTCONN: number };
+}
+
+/** Everything `fdloop_iocp.node` exports. */
+export interface NativeBinding {
+  readonly Poller: NativePollerConstructor;
+  readonly sys: NativeSys;
+}
+
+/** The shape of errors the native constructor throws when a system call fails. */
+export interface NativeWinError extends Error {
+  readonly errno: number;
+  readonly syscall: string;
+}
+
+/** Whether `error` is a system-call failure thrown by the addon. */
+export function isNativeWinError(error: unknown): error is NativeWinError {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<NativeWinError>).errno === 'number' &&
+    typeof (error as Partial<NativeWinError>).syscall === 'string'
+  );
+}
+
+const ADDON = 'fdloop_iocp.node';
+
+// Per thread: each worker imports its own copy of this module and Node loads the addon per environment.
+let binding: NativeBinding | undefined;
+
+/**
+ * Load the addon once per thread: a prebuilt binary, else one built by cmake-js (`build/Release`), else one
+ * cross-compiled with mingw-w64 (`build-mingw/Release`).
+ * @throws Error explaining how to build the addon, with each location tried and why it failed.
+ */
+export function loadNative(): NativeBinding {
+  if (binding !== undefined) return binding;
+  if (process.platform !== 'win32') {
+    throw new Error(
+      `@fdloop/backend-iocp: I/O completion ports exist on Windows only; this is ${process.platform}. ` +
+        'On Linux use @fdloop/backend-epoll (this package is tested under Wine by scripts/ci-wine.sh).',
+    );
+  }
+  const root = new URL('../', import.meta.url);
+  const require = createRequire(import.meta.url);
+  const candidates = [`prebuilds/${process.platform}-${process.arch}/${ADDON}`, `build/Release/${ADDON}`, `build-mingw/Release/${ADDON}`];
+  const failures: string[] = [];
+  let cause: unknown;
+  for (const candidate of candidates) {
+    const file = fileURLToPath(new URL(candidate, root));
+    if (!existsSync(file)) {
+      failures.push(`${file}: not found`);
+      continue;
+    }
+    try {
+      binding = require(file) as NativeBinding;
+      return binding;
+    } catch (error) {
+      cause = error;
+      failures.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(
+    '@fdloop/backend-iocp: the native addon could not be loaded. Build it with `npm rebuild @fdloop/backend-iocp` ' +
+      '(needs cmake >= 3.15 and Visual Studio\'s C++ tools; see the package README).\n  ' +
+      failures.join('\n  '),
+    { cause },
+  );
+}

@@ -1,0 +1,332 @@
+/**
+ * Event sources of the IOCP backend (the contract's `contract/sources.ts`): kernel timers as thread-pool timers
+ * and the cross-thread notifier, both reporting through `PostQueuedCompletionStatus` packets on the poller's
+ * port, and path watching through overlapped `ReadDirectoryChangesW` on the same port. Internal: the runtime reaches them through {@link IocpPoller.addSource}.
+ *
+ * @module
+ */
+
+import {
+  Ready,
+  UnsupportedError,
+  type NotifierRecord,
+  type NotifierRemote,
+  type NotifierSourceHandle,
+  type NotifierSourceSpec,
+  type PathAddOptions,
+  type PathRecord,
+  type PathRecordKind,
+  type PathWatchSourceHandle,
+  type TimerArming,
+  type TimerRecord,
+  type TimerSourceHandle,
+  type TimerSourceSpec,
+} from '@fdloop/core';
+import { winError } from './errors.js';
+import type { NativePoller } from './native.js';
+
+/** The most records one {@link IocpNotifier.read} returns in semaphore mode; the rest is reported again. */
+const MAX_SEMAPHORE_RECORDS = 1024;
+
+/** What the poller needs from a source to route its packets. */
+export interface PacketSource {
+  /**
+   * Take one packet's value; return whether the token should be reported to the runtime now
+   * (`Ready.READABLE`), or `false` to drop it (paused, stale, closed).
+   */
+  onPacket(value: number): boolean;
+}
+
+/** The remote description of an IOCP notifier: the port to post to and the token to post. */
+export interface IocpNotifierRemote extends NotifierRemote {
+  /** `'iocp'`. */
+  readonly backend: 'iocp';
+  /** The completion port's handle value. */
+  readonly port: number;
+  /** The token the runtime gave the notifier. */
+  readonly token: number;
+  /** The process that owns the port: a handle value means nothing in another process. */
+  readonly pid: number;
+}
+
+/** The report value for a packet: READABLE, the only flag a source reports. */
+export const SOURCE_REPORT = Ready.READABLE;
+
+/** A cross-thread notifier: the counter lives here, notifications travel as packets carrying their count. */
+export class IocpNotifier implements NotifierSourceHandle, PacketSource {
+  readonly remote: IocpNotifierRemote;
+  #count = 0;
+  #wakePending = false;
+  #paused = false;
+  #closed = false;
+
+  constructor(
+    private readonly native: NativePoller,
+    private readonly token: number,
+    private readonly spec: NotifierSourceSpec,
+    private readonly onClose: () => void,
+  ) {
+    this.remote = Object.freeze({ backend: 'iocp', port: native.port(), token, pid: process.pid });
+  }
+
+  onPacket(value: number): boolean {
+    if (this.#closed) return false;
+    if (value === 0) this.#wakePending = false;
+    this.#count += value;
+    return !this.#paused && this.#count > 0;
+  }
+
+  /**
+   * On the owning thread the counter is updated at once, as a write to an eventfd would, so two notify() calls
+   * before the loop runs are read as one sum; a single wake-up packet (value 0) gets the poller to report it.
+   * Other threads' notifications travel as packets carrying their count.
+   */
+  notify(count: number): void {
+    this.#count += count;
+    if (this.#wakePending || this.#paused) return;
+    const rc = this.native.postSource(this.token, 0);
+    if (rc !== 0) {
+      this.#count -= count;
+      throw winError(rc, 'PostQueuedCompletionStatus');
+    }
+    this.#wakePending = true;
+  }
+
+  read(): NotifierRecord[] {
+    if (this.#closed || this.#count === 0) return [];
+    if (!this.spec.semaphore) {
+      const count = this.#count;
+      this.#count = 0;
+      return [{ count }];
+    }
+    const n = Math.min(this.#count, MAX_SEMAPHORE_RECORDS);
+    this.#count -= n;
+    // Level-triggered: what is left is reported again (a packet of value 0 only wakes the poller).
+    if (this.#count > 0 && !this.#paused) this.#wake();
+    return Array.from({ length: n }, () => ({ count: 1 }));
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#count > 0) this.#wake();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.onClose();
+  }
+
+  #wake(): void {
+    if (this.#wakePending) return;
+    if (this.native.postSource(this.token, 0) === 0) this.#wakePending = true;
+  }
+}
+
+/**
+ * A kernel timer: a Windows thread-pool timer whose callback posts `(token, generation)`. Each packet of the
+ * current generation is one expiration, so a late loop sees several summed (overruns), as timerfd reports them.
+ */
+export class IocpTimer implements TimerSourceHandle, PacketSource {
+  #gen = -1;
+  #expirations = 0;
+  #paused = false;
+  #closed = false;
+
+  constructor(
+    private readonly native: NativePoller,
+    private readonly token: number,
+    private readonly spec: TimerSourceSpec,
+    private readonly onClose: () => void,
+  ) {
+    const rc = native.timerCreate(token);
+    if (rc !== 0) throw winError(rc, 'CreateThreadpoolTimer');
+  }
+
+  onPacket(value: number): boolean {
+    if (this.#closed) return false;
+    // 0 is a wake-up posted by resume(); any other value is an expiration of that generation.
+    if (value !== 0) {
+      if (value !== this.#gen) return false;
+      this.#expirations++;
+    }
+    return !this.#paused && this.#expirations > 0;
+  }
+
+  arm(arming: TimerArming): void {
+    let due = arming.value;
+    let absolute = false;
+    if (arming.absolute) {
+      if (this.spec.clock === 'realtime') {
+        absolute = true;
+      } else {
+        // Thread-pool timers take absolute times only as UTC; a monotonic deadline becomes a delay from now.
+        due = Math.max(arming.value - Number(process.hrtime.bigint()) / 1e6, 0);
+      }
+    }
+    this.#set(due, absolute, arming.interval);
+  }
+
+  disarm(): void {
+    this.#set(-1, false, 0);
+  }
+
+  read(): TimerRecord[] {
+    if (this.#closed || this.#expirations === 0) return [];
+    const expirations = this.#expirations;
+    this.#expirations = 0;
+    return [{ expirations }];
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#expirations > 0) this.native.postSource(this.token, 0);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.native.timerClose(this.token);
+    this.onClose();
+  }
+
+  #set(due: number, absolute: boolean, interval: number): void {
+    const gen = this.native.timerSet(this.token, due, absolute, interval);
+    if (gen < 0) throw winError(-gen, 'SetThreadpoolTimer');
+    this.#gen = gen;
+    this.#expirations = 0;
+  }
+}
+
+/** Refuse what thread-pool timers cannot do. */
+export function checkTimerSpec(spec: TimerSourceSpec): void {
+  if (spec.clock === 'boottime') {
+    throw new UnsupportedError('iocp', "the 'boottime' clock", 'Windows thread-pool timers follow the monotonic or the realtime clock');
+  }
+}
+
+// FILE_ACTION_* values, plus the addon's pseudo-actions (see DirTake in native/poller.cc).
+const DIR_OVERFLOW = 0;
+const DIR_GONE = 100;
+const FILE_ACTIONS: Record<number, PathRecordKind> = { 1: 'create', 2: 'delete', 3: 'modify', 4: 'movedFrom', 5: 'movedTo' };
+
+/**
+ * A path-watch set: one overlapped `ReadDirectoryChangesW` per watched directory, re-issued as soon as it
+ * completes. Recursion is the kernel's (`bWatchSubtree`), so names can be relative paths below the directory.
+ * Windows pairs a rename as two consecutive records (old name, new name); they get one cookie here. Directories
+ * only: watching a file throws `ENOTDIR`.
+ */
+export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
+  readonly nativeRecursive = true;
+  readonly #ids = new Set<number>();
+  #cookie = 0;
+  #lastFrom: { watch: number; cookie: number } | undefined;
+  #heldFrom: PathRecord | undefined;
+  #heldOnce = false;
+  #unread = false;
+  #paused = false;
+  #closed = false;
+
+  constructor(
+    private readonly native: NativePoller,
+    private readonly token: number,
+    private readonly onClose: () => void,
+  ) {}
+
+  onPacket(): boolean {
+    if (this.#closed) return false;
+    this.#unread = true;
+    return !this.#paused;
+  }
+
+  add(path: string, options: PathAddOptions): number {
+    const rc = this.native.dirAdd(path, options.recursive, this.token);
+    if (rc < 0) throw winError(-rc, 'ReadDirectoryChangesW', { path });
+    this.#ids.add(rc);
+    return rc;
+  }
+
+  remove(watch: number): void {
+    if (this.#ids.delete(watch)) this.native.dirRemove(watch);
+  }
+
+  read(): PathRecord[] {
+    if (this.#closed) return [];
+    this.#unread = false;
+    const flat = this.native.dirTake(this.token);
+    const records: PathRecord[] = [];
+    // A rename held back by the previous read (see below) goes first, so its new name can join it.
+    if (this.#heldFrom !== undefined) records.push(this.#heldFrom);
+    this.#heldFrom = undefined;
+    let lastFrom = this.#lastFrom;
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const watch = flat[i] as number;
+      const action = flat[i + 1] as number;
+      const name = flat[i + 2] as string;
+      if (action === DIR_OVERFLOW) {
+        records.push({ kind: 'overflow', watch: -1, cookie: 0, isDirectory: false });
+      } else if (action === DIR_GONE) {
+        this.#ids.delete(watch);
+        records.push({ kind: 'deleteSelf', watch, cookie: 0, isDirectory: true });
+        records.push({ kind: 'ignored', watch, cookie: 0, isDirectory: true });
+      } else {
+        const kind = FILE_ACTIONS[action];
+        if (kind === undefined) continue;
+        let cookie = 0;
+        if (kind === 'movedFrom') {
+          cookie = ++this.#cookie;
+          lastFrom = { watch, cookie };
+        } else if (kind === 'movedTo' && lastFrom?.watch === watch) {
+          cookie = lastFrom.cookie;
+          lastFrom = undefined;
+        }
+        // FILE_NOTIFY_INFORMATION does not say whether the entry is a directory; the contract wants no guess.
+        records.push({ kind, watch, name, cookie, isDirectory: false });
+      }
+    }
+    // Windows puts a rename's old and new names in one notification buffer; Wine sometimes completes them
+    // separately. The runtime joins a rename only within one read(), so a trailing old name is held back for
+    // one more round (a wake-up packet makes that round come at once); if no new name follows by then, it is
+    // delivered alone (a move out of the watched tree).
+    const last = records[records.length - 1];
+    if (last?.kind === 'movedFrom' && !this.#heldOnce) {
+      records.pop();
+      this.#heldFrom = last;
+      this.#heldOnce = true;
+      this.native.postSource(this.token, 0);
+    } else {
+      this.#heldOnce = false;
+      lastFrom = undefined;
+    }
+    this.#lastFrom = lastFrom;
+    return records;
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#unread) this.native.postSource(this.token, 0);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const id of this.#ids) this.native.dirRemove(id);
+    this.#ids.clear();
+    this.onClose();
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The optional completion I/O layer (DESIGN.md decision 6): "do this read and tell me when it is done", as
+ * io_uring on Linux and IOCP on Windows offer it, next to the readiness contract. A backend that has it exposes
+ * a {@link CompletionProvider} as `backend.completion` and sets `capabilities.completionIo`; modules (mod-fs)
+ * use it when present and fall back to the thread pool otherwise.
+ *
+ * Guarantees an implementation gives:
+ * 1. **Never blocks the loop thread**, and never waits on a pollable descriptor (FIFO, socket, tty): those are
+ *    refused with a `PollableFdError`, since their reads can wait forever.
+ * 2. **Errors are node:fs's**: the same `message`, `code`, negative `errno`, `syscall` and `path` as the
+ *    corresponding node:fs call would give.
+ * 3. **Counts as pending work** of its runtime while an operation is in flight, and keeps nothing alive
+ *    otherwise.
+ * 4. **Dispose is final**: pending operations reject with a `CancelledError`, the kernel is told to cancel, and
+ *    memory the kernel may still write is not freed before it lets go.
+ */
+
+import type { Backend } from './index.js';
+import type { Runtime } from '../runtime.js';
+
+/** File operations by completion, bound to one runtime. */
+export interface CompletionIo {
+  /** The mechanism: `'io_uring'`, `'iocp'`. */
+  readonly kind: string;
+  /** Read a whole regular file (open, size, read until done, close, in the kernel's queue). */
+  readFile(path: string): Promise<Buffer>;
+  /** Open a file with numeric `flags` (`fs.constants.O_*`; close-on-exec is added) and `mode`. */
+  open(path: string, flags: number, mode: number): Promise<number>;
+  /** Read up to `length` bytes at `position` (`null`: the file position); resolves with the bytes read. */
+  read(fd: number, length: number, position: number | null): Promise<Buffer>;
+  /** Write `data` at `position` (`null`: the file position); resolves with the bytes written. */
+  write(fd: number, data: Uint8Array, position: number | null): Promise<number>;
+  /** Close a descriptor. */
+  close(fd: number): Promise<void>;
+  /** Release the layer; pending operations reject with a `CancelledError`. Idempotent. */
+  dispose(): void;
+}
+
+/** Why a completion layer could not be opened (the kernel forbids it, an old kernel…). */
+export interface CompletionUnavailable {
+  /** A sentence for logs and `UnsupportedError` hints, for example `kernel.io_uring_disabled is 2`. */
+  readonly unavailable: string;
+}
+
+/** What a backend with completion I/O exposes as `backend.completion`. */
+export interface CompletionProvider {
+  /** Open the layer for `runtime` (one per runtime), or say why it is unavailable. */
+  open(runtime: Runtime): CompletionIo | CompletionUnavailable;
+}
+
+/** A backend with the completion layer. */
+export interface CompletionBackend extends Backend {
+  /** The completion layer's entry point. */
+  readonly completion: CompletionProvider;
+}
+
+/**
+ * The backend's completion provider, or `undefined` when it has none.
+ * @example
+ * ```ts
+ * const provider = completionProvider(rt.backend);
+ * const io = provider?.open(rt);
+ * if (io !== undefined && !('unavailable' in io)) console.log(io.kind); // "io_uring"
+ * ```
+ */
+export function completionProvider(backend: Backend): CompletionProvider | undefined {
+  const candidate = (backend as Partial<CompletionBackend>).completion;
+  return candidate !== undefined && typeof candidate.open === 'function' ? candidate : undefined;
+}

@@ -1,0 +1,99 @@
+/**
+ * Loading `fdloop_serial.node` and the exact shape of what it exports. Internal: the public API is in `port.ts`,
+ * which validates arguments and turns `-errno` results into {@link ErrnoError}s.
+ *
+ * @module
+ */
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The order of the line settings in the Int32Array exchanged with the addon (native/serial.h). */
+export const SETTINGS_FIELDS = ['baudRate', 'dataBits', 'stopBits', 'parity', 'rtscts', 'xon', 'xoff', 'xany', 'hupcl'] as const;
+
+/** Parity codes of the addon, in the order of native/serial.h. */
+export const PARITY_CODES = ['none', 'odd', 'even', 'mark', 'space'] as const;
+
+/** The step of `open` that failed, written into its `out[0]`. */
+export const OPEN_STEPS = ['open', 'ioctl', 'ioctl', 'flock'] as const;
+
+/** Constants from the C headers the addon was compiled against. */
+export interface NativeConstants {
+  readonly TIOCM_DTR: number;
+  readonly TIOCM_RTS: number;
+  readonly TIOCM_CTS: number;
+  readonly TIOCM_DSR: number;
+  readonly TIOCM_CD: number;
+  readonly TIOCM_RI: number;
+  readonly TCIFLUSH: number;
+  readonly TCOFLUSH: number;
+  readonly TCIOFLUSH: number;
+  readonly SER_RS485_ENABLED: number;
+  readonly SER_RS485_RTS_ON_SEND: number;
+  readonly SER_RS485_RTS_AFTER_SEND: number;
+  readonly SER_RS485_RX_DURING_TX: number;
+  readonly SER_RS485_TERMINATE_BUS: number;
+}
+
+/** Everything `fdloop_serial.node` exports. Each function returns a non-negative result or `-errno`. */
+export interface NativeSerial {
+  open(path: string, exclusive: boolean, step: Int32Array): number;
+  close(fd: number): number;
+  read(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  write(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  getSettings(fd: number, out: Int32Array): number;
+  applySettings(fd: number, settings: Int32Array, readBack: Int32Array): number;
+  lowLatency(fd: number, on: boolean): number;
+  modemGet(fd: number): number;
+  modemSet(fd: number, set: number, clear: number): number;
+  outq(fd: number): number;
+  inq(fd: number): number;
+  flush(fd: number, queue: number): number;
+  setBreak(fd: number, on: boolean): number;
+  rs485Get(fd: number, out: Int32Array): number;
+  rs485Set(fd: number, settings: Int32Array): number;
+  readonly constants: NativeConstants;
+}
+
+const ADDON = 'fdloop_serial.node';
+
+// Module state is per thread: a worker_thread that imports this package gets its own copy, and Node loads the
+// addon into each environment separately.
+let binding: NativeSerial | undefined;
+
+/**
+ * Load the addon once per thread: a prebuilt binary for this platform if one ships with the package, else the one
+ * `npm install` compiled into `build/Release`.
+ * @throws Error explaining how to build the addon, with each location tried and why it failed.
+ */
+export function loadNative(): NativeSerial {
+  if (binding !== undefined) return binding;
+  const root = new URL('../', import.meta.url);
+  const require = createRequire(import.meta.url);
+  const candidates = [`prebuilds/${process.platform}-${process.arch}/${ADDON}`, `build/Release/${ADDON}`];
+  const failures: string[] = [];
+  let cause: unknown;
+  for (const candidate of candidates) {
+    const file = fileURLToPath(new URL(candidate, root));
+    if (!existsSync(file)) {
+      failures.push(`${file}: not found`);
+      continue;
+    }
+    try {
+      binding = require(file) as NativeSerial;
+      return binding;
+    } catch (error) {
+      cause = error;
+      failures.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const platform = process.platform === 'linux' ? '' : ` The serial addon is built on Linux only; this is ${process.platform}.`;
+  throw new Error(
+    `@fdloop/mod-serial: the native addon could not be loaded.${platform} ` +
+      'Build it with `npm rebuild @fdloop/mod-serial` (needs cmake >= 3.15, a C++17 compiler and ' +
+      "Node's headers; see the package README).\n  " +
+      failures.join('\n  '),
+    { cause },
+  );
+}
