@@ -77,7 +77,7 @@ for (const pkg of publishablePackages()) {
     fail(`${relative(repoRoot, tarball.file)} is ${pkg.name}@${tarball.manifest.version}, the workspace has ${pkg.version}: repack`);
   }
 }
-for (const required of ['@fdloop/core', '@fdloop/backend-epoll']) {
+for (const required of ['@fdloop/core', '@fdloop/native-build', '@fdloop/backend-epoll']) {
   if (!tarballs.some((t) => t.name === required)) fail(`no tarball for ${required}`);
 }
 const matches = (list, value) => !Array.isArray(list) || list.length === 0 || list.includes(value) || (list.some((v) => v.startsWith('!')) && !list.includes(`!${value}`));

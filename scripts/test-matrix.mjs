@@ -129,6 +129,13 @@ function environmentFor(binary, shimDir) {
   env.NODE = binary.file;
   env.npm_node_execpath = binary.file;
   env.FDLOOP_MATRIX_NODE = binary.version;
+  // The npm `node` packages carry no C headers. A suite that compiles a Node-API addon while it runs (backend-kqueue
+  // builds its emulated test addon in vitest's global setup) compiles against this machine's headers instead:
+  // Node-API is ABI-stable, so the addon loads in every version under test.
+  if (!env.npm_config_nodedir) {
+    const machinePrefix = resolve(dirname(process.execPath), '..');
+    if (existsSync(join(machinePrefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = machinePrefix;
+  }
   return env;
 }
 

@@ -321,7 +321,6 @@ function main(): void {
     process.exitCode = 1;
   });
   if (http.only) return runHttp();
-  if (http.enabled) process.once('beforeExit', runHttp);
   const { rest: afterPool, pool } = takePoolArgs(afterHttp);
   const { rest: afterSerial, serial } = takeSerialArgs(afterPool);
   const { rest: afterTimers, timers } = takeTimersArgs(afterSerial);
@@ -331,6 +330,8 @@ function main(): void {
     console.error(err instanceof Error ? err.message : String(err));
     process.exitCode = 1;
   });
+  // P3 runs last, unless another suite was asked for alone.
+  if (http.enabled && !(timers.only || pool.only || serial.only || mqtt.only)) process.once('beforeExit', runHttp);
   if (timers.only) return runTimersBench(timers);
   if (pool.only) return runPoolSuite(pool, log);
   if (serial.only) return runSerial();

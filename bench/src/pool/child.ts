@@ -20,12 +20,15 @@ async function measure(params: PoolChildParams, round: Round, bytesPerOp?: numbe
   do await round();
   while (performance.now() < warmEnd);
   let ops = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const end = start + params.seconds * 1000;
   do ops += await round();
   while (performance.now() < end);
   const seconds = (performance.now() - start) / 1000;
-  return bytesPerOp === undefined ? { ops, seconds } : { ops, seconds, bytesPerOp };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return bytesPerOp === undefined ? { ops, seconds, cpuSeconds } : { ops, seconds, cpuSeconds, bytesPerOp };
 }
 
 function runtime(params: PoolChildParams): Runtime {
@@ -95,6 +98,18 @@ async function p5pbkdf2(params: PoolChildParams): Promise<PoolSample> {
   throw new Error(`p5-pbkdf2: unknown contender ${params.contender}`);
 }
 
+/**
+ * P5 sha256. Every contender digests the same 64 KiB buffer SHA_CONCURRENCY times per round, all submitted in one
+ * go and awaited together (`Promise.all`), round after round; both asynchronous contenders copy the input at call
+ * time (the caller may change its buffer afterwards) and hash on 4 threads (libuv's pool size, and fdloop's pool
+ * sized to match), and the loop thread only copies and dispatches.
+ * - mod-crypto: `crypto.hash('sha256', data)`: the input is copied into a batch buffer of about 2 MiB of work;
+ *   full batches are moved (transferred, not copied) to a pool worker at once, the last at the end of the tick;
+ *   the worker hashes with node:crypto's `hash()` and moves the buffer back with the digests in it.
+ * - node:crypto async: node:crypto has no asynchronous `createHash`; WebCrypto's `subtle.digest` copies the input
+ *   and runs one job per digest on libuv's thread pool (OpenSSL, no JavaScript off the loop thread).
+ * - node:crypto sync: `createHash().update().digest()` on the loop thread, for scale (blocks the loop).
+ */
 async function p5sha256(params: PoolChildParams): Promise<PoolSample> {
   const data = nodeCrypto.randomBytes(SHA_BYTES);
   const n = SHA_CONCURRENCY;
@@ -107,7 +122,6 @@ async function p5sha256(params: PoolChildParams): Promise<PoolSample> {
       return sample;
     }
     case 'node:crypto async':
-      // node:crypto has no asynchronous createHash; WebCrypto's digest runs on libuv's thread pool.
       return measure(params, async () => (await Promise.all(Array.from({ length: n }, () => nodeCrypto.webcrypto.subtle.digest('SHA-256', data)))).length, SHA_BYTES);
     case 'node:crypto sync (main thread)':
       return measure(

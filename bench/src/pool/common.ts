@@ -43,6 +43,8 @@ export interface PoolSample {
   /** Operations (files, derivations, hashes, round trips). */
   readonly ops: number;
   readonly seconds: number;
+  /** CPU time of the whole process (every thread, user + system) during the measured seconds. */
+  readonly cpuSeconds: number;
   /** Bytes per operation, when the rate is reported in MB/s. */
   readonly bytesPerOp?: number;
 }

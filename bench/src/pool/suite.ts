@@ -108,6 +108,8 @@ function ensureFiles(count: number): string {
 interface Row {
   readonly contender: string;
   readonly rates: number[];
+  /** Process CPU time per operation (every thread), µs, per run. */
+  readonly cpuPerOp: number[];
   failure?: string;
 }
 
@@ -130,7 +132,7 @@ function runChild(params: PoolChildParams): { sample?: PoolSample; error?: strin
 export function runPoolSuite(options: PoolSuiteOptions, log: (s: string) => void): void {
   const threads = availableParallelism();
   const dir = options.benches.includes('p4') ? ensureFiles(options.files) : '';
-  const results = new Map<PoolBench, Row[]>(options.benches.map((b) => [b, POOL_CONTENDERS[b].map((contender) => ({ contender, rates: [] }))]));
+  const results = new Map<PoolBench, Row[]>(options.benches.map((b) => [b, POOL_CONTENDERS[b].map((contender) => ({ contender, rates: [], cpuPerOp: [] }))]));
   log(`fdloop pool suite: ${options.reps} run(s) × ${options.seconds} s per contender; ${threads} pool threads; benchmarks ${options.benches.join(', ')}`);
   for (let rep = 0; rep < options.reps; rep++) {
     for (const bench of options.benches) {
@@ -147,6 +149,7 @@ export function runPoolSuite(options: PoolSuiteOptions, log: (s: string) => void
         const out = runChild({ bench, contender: row.contender, seconds: options.seconds, warmup: options.warmup, dir, files: options.files, threads: poolThreads });
         if (out.sample !== undefined) {
           row.rates.push(rate(out.sample));
+          row.cpuPerOp.push((out.sample.cpuSeconds * 1e6) / out.sample.ops);
           line.push(`${row.contender} ${formatRate(rate(out.sample))}`);
         } else {
           row.failure = out.error ?? 'unknown failure';
@@ -170,6 +173,13 @@ export function runPoolSuite(options: PoolSuiteOptions, log: (s: string) => void
   }
 }
 
+/** Median process CPU per operation, in µs. */
+function formatCpu(values: readonly number[]): string {
+  if (values.length === 0) return '-';
+  const m = median(values);
+  return m >= 100 ? m.toFixed(0) : m.toFixed(1);
+}
+
 function report(results: Map<PoolBench, Row[]>, options: PoolSuiteOptions, threads: number, style: 'text' | 'markdown'): string {
   const out: string[] = [];
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -185,22 +195,29 @@ function report(results: Map<PoolBench, Row[]>, options: PoolSuiteOptions, threa
     out.push(style === 'markdown' ? `### ${POOL_TITLES[bench]}` : POOL_TITLES[bench]);
     out.push('');
     if (style === 'markdown') {
-      out.push(`| contender | median | range | vs ${reference.contender} |`);
-      out.push('| --- | ---: | ---: | ---: |');
+      out.push(`| contender | median | range | vs ${reference.contender} | CPU µs/op |`);
+      out.push('| --- | ---: | ---: | ---: | ---: |');
     }
     for (const row of rows) {
       const m = row.rates.length > 0 ? median(row.rates) : NaN;
       const cells =
         row.failure !== undefined && row.rates.length === 0
-          ? [row.contender, 'failed', row.failure, '']
-          : [row.contender, formatRate(m), formatRange(row.rates), row === reference ? '1.00×' : formatRatio(m / refMedian)];
-      out.push(style === 'markdown' ? `| ${cells.join(' | ')} |` : `  ${cells[0]?.padEnd(32)} ${cells[1]?.padStart(10)}  ${cells[2]}  ${cells[3]}`);
+          ? [row.contender, 'failed', row.failure, '', '']
+          : [row.contender, formatRate(m), formatRange(row.rates), row === reference ? '1.00×' : formatRatio(m / refMedian), formatCpu(row.cpuPerOp)];
+      out.push(
+        style === 'markdown' ? `| ${cells.join(' | ')} |` : `  ${cells[0]?.padEnd(32)} ${cells[1]?.padStart(10)}  ${cells[2]?.padEnd(11)} ${cells[3]?.padStart(6)}  CPU ${cells[4]} µs/op`,
+      );
     }
     const first = rows[0] as Row;
     if (target !== undefined && first.rates.length > 0 && reference.rates.length > 0) {
       const ratio = median(first.rates) / refMedian;
+      // Runs are interleaved: the ratio within each repetition cancels some of a shared machine's drift.
+      const paired = first.rates.slice(0, reference.rates.length).map((r, i) => r / (reference.rates[i] as number));
       out.push('');
-      out.push(`Target: ${first.contender} ≥ ${target.toFixed(1)}× ${reference.contender}: ${formatRatio(ratio)} — ${ratio >= target ? 'met' : 'not met'}.`);
+      out.push(
+        `Target: ${first.contender} ≥ ${target.toFixed(1)}× ${reference.contender}: ${formatRatio(ratio)} — ${ratio >= target ? 'met' : 'not met'}` +
+          (paired.length > 1 ? ` (ratio within each repetition: median ${formatRatio(median(paired))}, ${formatRatio(Math.min(...paired))}–${formatRatio(Math.max(...paired))}).` : '.'),
+      );
     }
   }
   return out.join('\n');

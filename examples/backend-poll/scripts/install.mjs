@@ -1,20 +1,18 @@
-// npm "install" script: compiles the addon when it is not there yet, so both a fresh clone of the monorepo and an
-// install from the package's own tarball work with no manual step. An existing build (or a prebuilt binary for
-// this platform) is left alone; `npm run build` rebuilds incrementally. Nothing is downloaded (see cmake-js.mjs).
+// npm "install" script: makes sure a loadable addon is there, compiling it only when needed (a prebuild for this
+// platform that loads, else an existing build/Release that loads, else cmake-js offline against Node's local
+// headers); see installAddon() in @fdloop/native-build. `npm run build` rebuilds incrementally.
 
 import console from 'node:console';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import process from 'node:process';
 
-import { addonPath, buildNative, packageRoot } from './cmake-js.mjs';
+import { installAddon } from '@fdloop/native-build';
 
-const prebuilt = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'fdloop_poll.node');
+import { NAME, addon } from './cmake-js.mjs';
 
 if (process.platform === 'win32') {
   // Not an error: a monorepo checkout on Windows must still install. poll() explains the platform problem if it is
   // ever called.
-  console.log('@fdloop/backend-poll: poll(2) and pthreads are POSIX-only; nothing to build on Windows.');
-} else if (!existsSync(addonPath) && !existsSync(prebuilt)) {
-  buildNative('building the native addon');
+  console.log(`${NAME}: poll(2) and pthreads are POSIX-only; nothing to build on Windows.`);
+} else {
+  installAddon(addon);
 }

@@ -5,9 +5,7 @@
  * @module
  */
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { isAddonSyscallError, loadAddon, type AddonSyscallError } from '@fdloop/native-build';
 
 /** A native poller: a thread blocked in poll(2), handing results to this thread through one `uv_async_t`. */
 export interface NativePoller {
@@ -42,21 +40,10 @@ export interface NativeBinding {
 }
 
 /** The shape of errors the native constructor throws when a system call fails. */
-export interface NativeErrnoError extends Error {
-  readonly errno: number;
-  readonly syscall: string;
-}
+export type NativeErrnoError = AddonSyscallError;
 
 /** Whether `error` is a system-call failure thrown by the addon (as opposed to an argument error). */
-export function isNativeErrnoError(error: unknown): error is NativeErrnoError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<NativeErrnoError>).errno === 'number' &&
-    typeof (error as Partial<NativeErrnoError>).syscall === 'string'
-  );
-}
-
-const ADDON = 'fdloop_poll.node';
+export const isNativeErrnoError: (error: unknown) => error is NativeErrnoError = isAddonSyscallError;
 
 // Module state is per thread: a worker_thread that imports this package gets its own copy, and Node loads the
 // addon into each environment separately.
@@ -64,37 +51,16 @@ let binding: NativeBinding | undefined;
 
 /**
  * Load the addon once per thread: a prebuilt binary for this platform if one ships with the package, else the one
- * `npm install` compiled into `build/Release`.
- * @throws Error explaining how to build the addon, with each location tried and why it failed.
+ * `npm install` compiled into `build/Release` (a prebuild that fails in dlopen is skipped).
+ * @throws AddonLoadError (from `@fdloop/native-build`) explaining how to build the addon, with each location tried
+ *   and why it failed.
  */
 export function loadNative(): NativeBinding {
-  if (binding !== undefined) return binding;
-  // The package root, whether this file runs from src/ (tests) or dist/ (the published build).
-  const root = new URL('../', import.meta.url);
-  const require = createRequire(import.meta.url);
-  const candidates = [`prebuilds/${process.platform}-${process.arch}/${ADDON}`, `build/Release/${ADDON}`];
-  const failures: string[] = [];
-  let cause: unknown;
-  for (const candidate of candidates) {
-    const file = fileURLToPath(new URL(candidate, root));
-    if (!existsSync(file)) {
-      failures.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      binding = require(file) as NativeBinding;
-      return binding;
-    } catch (error) {
-      cause = error;
-      failures.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const platform = process.platform === 'win32' ? ' poll(2) and pthreads are POSIX-only; this is Windows.' : '';
-  throw new Error(
-    `@fdloop/backend-poll: the native addon could not be loaded.${platform} ` +
-      'Build it with `npm rebuild @fdloop/backend-poll` (needs cmake >= 3.15, a C++17 compiler and ' +
-      "Node's headers; see the package README).\n  " +
-      failures.join('\n  '),
-    { cause },
-  );
+  binding ??= loadAddon<NativeBinding>({
+    name: '@fdloop/backend-poll',
+    addon: 'fdloop_poll.node',
+    root: new URL('../', import.meta.url),
+    note: process.platform === 'win32' ? 'poll(2) and pthreads are POSIX-only; this is Windows.' : undefined,
+  });
+  return binding;
 }

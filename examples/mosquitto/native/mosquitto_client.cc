@@ -76,7 +76,7 @@ class Client : public Napi::ObjectWrap<Client> {
     std::string id;
     bool has_id = info[0].IsString();
     if (has_id) id = info[0].As<Napi::String>().Utf8Value();
-    bool clean = info[1].ToBoolean().Value();
+    bool clean = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
     events_ = Napi::Persistent(info[2].As<Napi::Array>());
     state_ref_ = Napi::Persistent(info[3].As<Napi::Int32Array>());
     state_ = info[3].As<Napi::Int32Array>().Data();
@@ -242,7 +242,9 @@ class Client : public Napi::ObjectWrap<Client> {
     std::string topic = info[0].As<Napi::String>().Utf8Value();
     Napi::Uint8Array payload = info[1].As<Napi::Uint8Array>();
     if (payload.ByteLength() > static_cast<size_t>(INT_MAX)) return BadArgs(info, "publish: payload too large");
-    bool retain = info[3].ToBoolean().Value();
+    // Strict booleans, never ToBoolean(): napi_coerce_to_bool fails in a terminating worker and node-addon-api then
+    // aborts the process on the empty value it returns (seen on Node 26).
+    bool retain = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
     int mid = 0;
     Napi::Value rc = Call(info, [&] {
       return mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.ByteLength()), payload.Data(), qos,

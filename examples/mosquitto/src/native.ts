@@ -5,9 +5,7 @@
  * @module
  */
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from '@fdloop/native-build';
 
 /** One `struct mosquitto`. Methods return a `MOSQ_ERR_*` code; ids go to `state[0]`, errno to `state[1]`. */
 export interface NativeClient {
@@ -35,13 +33,17 @@ export interface NativeBinding {
 
 let binding: NativeBinding | undefined;
 
-/** Load the addon once per thread from `build/Release` (built by `npm run build`). */
+/**
+ * Load the addon once per thread from `build/Release` (built by `npm run build`).
+ * @throws AddonLoadError (from `@fdloop/native-build`) saying how to build it, with the file tried and why it failed.
+ */
 export function loadNative(): NativeBinding {
-  if (binding !== undefined) return binding;
-  const file = fileURLToPath(new URL('../build/Release/fdloop_mosquitto.node', import.meta.url));
-  if (!existsSync(file)) {
-    throw new Error(`${file} is missing: build it with \`npm run build -w @fdloop/example-mosquitto\` (needs libmosquitto-dev)`);
-  }
-  binding = createRequire(import.meta.url)(file) as NativeBinding;
+  binding ??= loadAddon<NativeBinding>({
+    name: '@fdloop/example-mosquitto',
+    addon: 'fdloop_mosquitto.node',
+    root: new URL('../', import.meta.url),
+    locations: ['build/Release'],
+    hint: 'Build it with `npm run build -w @fdloop/example-mosquitto` (needs libmosquitto-dev).',
+  });
   return binding;
 }

@@ -46,6 +46,8 @@ interface NativeRing {
 type NativeRingConstructor = new (entries: number) => NativeRing;
 
 const SYSCALLS = ['', 'open', 'read', 'write', 'close'] as const;
+/** Whether this Node's `fs.promises.readFile` names the path when its read fails (EISDIR): Node 26 does, 20-24 do not. */
+const READFILE_NAMES_PATH = Number(process.versions.node.split('.')[0]) >= 26;
 const POLLABLE = ['', 'fifo', 'socket', 'character device'] as const;
 
 let errorMap: Map<number, [string, string]> | undefined;
@@ -167,8 +169,9 @@ class UringIo implements CompletionIo {
         p.reject(new PollableFdError(POLLABLE[pollable] ?? 'pollable file', p.path !== undefined ? `'${p.path}'` : `fd ${String(p.fd)}`));
       } else if (result < 0) {
         const syscall = SYSCALLS[failed] ?? p.kind;
-        // node:fs names the path only for calls that take one (open), as here.
-        p.reject(fsError(result, syscall, syscall === 'open' ? p.path : undefined));
+        // node:fs names the path for open; for the read of a readFile only from Node 26 on (20-24 leave it out).
+        const named = syscall === 'open' || (p.kind === 'readFile' && READFILE_NAMES_PATH);
+        p.reject(fsError(result, syscall, named ? p.path : undefined));
       } else if (p.kind === 'readFile' || p.kind === 'read') {
         p.resolve(bytes ?? Buffer.alloc(0));
       } else if (p.kind === 'close') {

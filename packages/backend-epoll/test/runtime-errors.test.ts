@@ -184,6 +184,26 @@ describe('descriptors closed behind the runtime\'s back', () => {
     closeFd(w);
   });
 
+  it('closing the descriptor before its watcher, with the number reused by a regular file: close() does not throw (EPERM)', async () => {
+    const rt = runtime();
+    const [r, w] = pipe();
+    const old = rt.watch(r, Interest.READABLE, () => {});
+    closeFd(r);
+    const dir = mkdtempSync(join(tmpdir(), 'fdloop-reuse-'));
+    const file = openSync(join(dir, 'plain'), 'w');
+    try {
+      expect(file).toBe(r);
+      // epoll_ctl(DEL) on a regular file is EPERM: the registration went with the old descriptor, close() accepts it.
+      expect(() => old.close()).not.toThrow();
+      expect(old.closed).toBe(true);
+    } finally {
+      closeSync(file);
+      rmSync(dir, { recursive: true, force: true });
+      closeFd(w);
+    }
+    await expectClean(rt);
+  });
+
   it("watching the runtime's own poller descriptor is a typed ErrnoError (EINVAL), not a crash", async () => {
     const epollFds = (): Set<string> => {
       const found = new Set<string>();

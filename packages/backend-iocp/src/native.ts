@@ -8,9 +8,7 @@
  * @module
  */
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { defaultAddonLocations, isAddonSyscallError, loadAddon, type AddonSyscallError } from '@fdloop/native-build';
 
 /** Bookkeeping of a native poller, for tests and diagnostics. */
 export interface NativePollerStats {
@@ -101,29 +99,19 @@ export interface NativeBinding {
 }
 
 /** The shape of errors the native constructor throws when a system call fails. */
-export interface NativeWinError extends Error {
-  readonly errno: number;
-  readonly syscall: string;
-}
+export type NativeWinError = AddonSyscallError;
 
 /** Whether `error` is a system-call failure thrown by the addon. */
-export function isNativeWinError(error: unknown): error is NativeWinError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<NativeWinError>).errno === 'number' &&
-    typeof (error as Partial<NativeWinError>).syscall === 'string'
-  );
-}
-
-const ADDON = 'fdloop_iocp.node';
+export const isNativeWinError: (error: unknown) => error is NativeWinError = isAddonSyscallError;
 
 // Per thread: each worker imports its own copy of this module and Node loads the addon per environment.
 let binding: NativeBinding | undefined;
 
 /**
  * Load the addon once per thread: a prebuilt binary, else one built by cmake-js (`build/Release`), else one
- * cross-compiled with mingw-w64 (`build-mingw/Release`).
- * @throws Error explaining how to build the addon, with each location tried and why it failed.
+ * cross-compiled with mingw-w64 (`build-mingw/Release`); a file that fails to load is skipped.
+ * @throws Error off Windows; AddonLoadError (from `@fdloop/native-build`) explaining how to build the addon, with
+ *   each location tried and why it failed.
  */
 export function loadNative(): NativeBinding {
   if (binding !== undefined) return binding;
@@ -133,29 +121,14 @@ export function loadNative(): NativeBinding {
         'On Linux use @fdloop/backend-epoll (this package is tested under Wine by scripts/ci-wine.sh).',
     );
   }
-  const root = new URL('../', import.meta.url);
-  const require = createRequire(import.meta.url);
-  const candidates = [`prebuilds/${process.platform}-${process.arch}/${ADDON}`, `build/Release/${ADDON}`, `build-mingw/Release/${ADDON}`];
-  const failures: string[] = [];
-  let cause: unknown;
-  for (const candidate of candidates) {
-    const file = fileURLToPath(new URL(candidate, root));
-    if (!existsSync(file)) {
-      failures.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      binding = require(file) as NativeBinding;
-      return binding;
-    } catch (error) {
-      cause = error;
-      failures.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  throw new Error(
-    '@fdloop/backend-iocp: the native addon could not be loaded. Build it with `npm rebuild @fdloop/backend-iocp` ' +
-      '(needs cmake >= 3.15 and Visual Studio\'s C++ tools; see the package README).\n  ' +
-      failures.join('\n  '),
-    { cause },
-  );
+  binding = loadAddon<NativeBinding>({
+    name: '@fdloop/backend-iocp',
+    addon: 'fdloop_iocp.node',
+    root: new URL('../', import.meta.url),
+    locations: [...defaultAddonLocations(), 'build-mingw/Release'],
+    hint:
+      'Build it with `npm rebuild @fdloop/backend-iocp` ' +
+      "(needs cmake >= 3.15 and Visual Studio's C++ tools; see the package README).",
+  });
+  return binding;
 }

@@ -6,9 +6,7 @@
  */
 
 import type { NetConstants, NetSyscalls } from '@fdloop/core';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { isAddonSyscallError, loadAddon, type AddonSyscallError } from '@fdloop/native-build';
 
 /** A native poller: one kqueue watched by one `uv_poll_t` on the creating thread's loop. */
 export interface NativePoller {
@@ -156,21 +154,10 @@ export interface NativeBinding {
 }
 
 /** The shape of errors the native constructor throws when a system call fails. */
-export interface NativeErrnoError extends Error {
-  readonly errno: number;
-  readonly syscall: string;
-}
+export type NativeErrnoError = AddonSyscallError;
 
 /** Whether `error` is a system-call failure thrown by the addon (as opposed to an argument error). */
-export function isNativeErrnoError(error: unknown): error is NativeErrnoError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<NativeErrnoError>).errno === 'number' &&
-    typeof (error as Partial<NativeErrnoError>).syscall === 'string'
-  );
-}
-
-const ADDON = 'fdloop_kqueue.node';
+export const isNativeErrnoError: (error: unknown) => error is NativeErrnoError = isAddonSyscallError;
 
 // Module state is per thread: a worker_thread that imports this package gets its own copy, and Node loads the
 // addon into each environment separately.
@@ -178,11 +165,11 @@ let binding: NativeBinding | undefined;
 
 /**
  * Load the addon once per thread from `build/Release`, where `npm install` compiled it.
- * @throws Error explaining how to build the addon (and, off macOS/FreeBSD, that kqueue does not exist here).
+ * @throws Error off macOS/FreeBSD (kqueue does not exist there); AddonLoadError (from `@fdloop/native-build`)
+ *   explaining how to build the addon, with the file tried and why it failed.
  */
 export function loadNative(): NativeBinding {
   if (binding !== undefined) return binding;
-  const file = fileURLToPath(new URL(`../build/Release/${ADDON}`, import.meta.url));
   const kqueuePlatform = process.platform === 'darwin' || process.platform === 'freebsd';
   if (!kqueuePlatform) {
     throw new Error(
@@ -190,19 +177,12 @@ export function loadNative(): NativeBinding {
         (process.platform === 'linux' ? ' (use @fdloop/backend-epoll).' : '.'),
     );
   }
-  let cause: unknown;
-  if (existsSync(file)) {
-    try {
-      binding = createRequire(import.meta.url)(file) as NativeBinding;
-      return binding;
-    } catch (error) {
-      cause = error;
-    }
-  }
-  throw new Error(
-    '@fdloop/backend-kqueue: the native addon could not be loaded. Build it with ' +
-      '`npm rebuild @fdloop/backend-kqueue` (needs cmake >= 3.15, a C++17 compiler and Node\'s headers).\n  ' +
-      `${file}: ${cause instanceof Error ? cause.message : 'not found'}`,
-    { cause },
-  );
+  binding = loadAddon<NativeBinding>({
+    name: '@fdloop/backend-kqueue',
+    addon: 'fdloop_kqueue.node',
+    root: new URL('../', import.meta.url),
+    // No prebuilds ship for kqueue platforms; `npm install` compiles.
+    locations: ['build/Release'],
+  });
+  return binding;
 }

@@ -26,7 +26,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { getCiphers, getHashes, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import { InvalidArgumentError, defineModule, type FdloopModule, type ModuleContext, type RunTaskOptions, type TaskKind } from '@fdloop/core';
-import type { GcmInput, HashBatchInput, HashInput, HkdfInput, Pbkdf2Input, ScryptInput, SessionInput } from './tasks.js';
+import type { BatchItem, GcmInput, HashBatchInput, HashBatchOutput, HashInput, HkdfInput, Pbkdf2Input, ScryptInput, SessionInput } from './tasks.js';
 
 export type { BinaryLike, ScryptOptions } from 'node:crypto';
 
@@ -84,7 +84,10 @@ export interface DecryptInput extends CryptoCallOptions {
  * in one pool worker; `update()` coalesces small chunks and sends them in order, `digest()` finishes.
  */
 export interface StreamingHash {
-  /** Add data (strings are UTF-8). Returns the same object. Errors surface at {@link StreamingHash.digest}. */
+  /**
+   * Add data (strings are UTF-8). The bytes are copied at once, so the caller may reuse its buffer. Returns the
+   * same object. Errors surface at {@link StreamingHash.digest}.
+   */
   update(data: BinaryLike): this;
   /** Finish and return the digest. The hash cannot be used afterwards. */
   digest(): Promise<Buffer>;
@@ -98,14 +101,16 @@ export interface StreamingHash {
 export interface CryptoApi {
   /**
    * One-shot digest of `data` with `algorithm` (`'sha256'`, `'sha512'`, `'sha3-256'`, … any of
-   * `crypto.getHashes()`).
+   * `crypto.getHashes()`). `data` is copied when the call is made (as by node:crypto's asynchronous functions):
+   * changing the buffer afterwards does not change the digest. The one-shot hashes and HMACs of one tick travel
+   * to the workers together, in batches.
    * @example
    * ```ts
    * const hex = (await crypto.hash('sha256', 'abc')).toString('hex');
    * ```
    */
   hash(algorithm: string, data: BinaryLike, options?: CryptoCallOptions): Promise<Buffer>;
-  /** One-shot HMAC of `data` with `key`. */
+  /** One-shot HMAC of `data` with `key`; both are copied when the call is made, as for {@link CryptoApi.hash}. */
   hmac(algorithm: string, key: BinaryLike, data: BinaryLike, options?: CryptoCallOptions): Promise<Buffer>;
   /** A streaming hash; see {@link StreamingHash}. */
   createHash(algorithm: string): StreamingHash;
@@ -172,42 +177,33 @@ function bytes(value: BinaryLike): Uint8Array {
 }
 
 /**
- * Inputs from this size on travel in a SharedArrayBuffer: one copy on the calling thread instead of the two of a
- * structured clone (serialize, then deserialize in the worker).
+ * A private copy of the bytes of `value` (strings as UTF-8), taken now, in an ArrayBuffer of its own: later
+ * changes to the caller's buffer do not count (as with node:crypto's asynchronous functions, even when the task
+ * waits in the pool's queue), and the copy can be moved to the worker instead of cloned.
  */
-const SHARE_FROM = 16 * 1024;
-
-function shareLarge(data: BinaryLike): BinaryLike {
-  if (typeof data === 'string' || data.byteLength < SHARE_FROM) return data;
-  const shared = new Uint8Array(new SharedArrayBuffer(data.byteLength));
-  shared.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return shared;
+function ownBytes(value: BinaryLike): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes(value));
 }
 
-/** Must equal the layout constants of tasks.ts (not imported: the loop thread loads no task code). */
-const DIGEST_ROOM = 64;
-const META_HEADER = 2;
-const META_FIELDS = 6;
-const F_CHUNK = 0;
-const F_OFFSET = 1;
-const F_LENGTH = 2;
-const F_ALGORITHM = 3;
-const F_KEY = 4;
-const F_DIGEST = 5;
-/** Inputs are copied into shared chunks of this size (larger inputs get a chunk of their own). */
-const CHUNK_BYTES = 4 << 20;
-/** The most idle chunks a module keeps for reuse (32 MiB). */
-const KEEP_CHUNKS = 8;
-/** What a digest costs beyond its bytes, in bytes of SHA-256 (about 1.5 µs). */
-const ITEM_WORK = 2048;
-/** A tick's list is sent as soon as it holds this much work; later inputs of the tick start another list. */
-const FLUSH_WORK = Number(process.env.FW ?? 4 << 20);
-/** A tick's digests go to one more worker per this much work (input bytes plus ITEM_WORK per digest). */
-const WORK_PER_WORKER = 256 * 1024;
+/** Like {@link ownBytes} for inputs that stay small (keys, salts): strings, which cannot change, stay strings. */
+function own(value: BinaryLike): BinaryLike {
+  return typeof value === 'string' ? value : ownBytes(value);
+}
 
-/** One one-shot hash or HMAC waiting for its tick's batch. */
+/** Must equal DIGEST_ROOM and BATCH_ITEM_FAILED in tasks.ts (not imported: the loop thread loads no task code). */
+const DIGEST_ROOM = 64;
+const BATCH_ITEM_FAILED = -1;
+/**
+ * Hashing work per pool message, in bytes of input plus {@link ITEM_WORK} per digest (what a digest costs beyond
+ * its bytes): about 1.5 ms of SHA-256 on one core. Also the size of a batch's buffer.
+ */
+const BATCH_WORK = 2 << 20;
+const ITEM_WORK = 2048;
+/** The most idle batch buffers a module keeps for reuse (32 MiB). */
+const KEEP_SLABS = 16;
+
+/** One one-shot hash or HMAC waiting for its batch. */
 interface Queued {
-  readonly chunk: number;
   readonly offset: number;
   readonly length: number;
   readonly algorithm: string;
@@ -216,62 +212,72 @@ interface Queued {
   readonly reject: (e: unknown) => void;
 }
 
-/** The one-shot digests one tick asked for, their inputs already copied into shared chunks. */
-interface Tick {
-  readonly chunks: SharedArrayBuffer[];
-  readonly items: Queued[];
+/** A pool message's worth of one-shot digests, their inputs copied into one ArrayBuffer. */
+interface Batch {
+  readonly slab: ArrayBuffer;
+  readonly buf: Buffer;
+  used: number;
   work: number;
+  readonly items: Queued[];
 }
 
 /**
- * Copies one-shot hash inputs, at call time (later changes to the caller's buffer do not count, as with
- * node:crypto), into reused SharedArrayBuffer chunks: one copy per input, the one node:crypto makes too. A chunk
- * goes back to the free list when every task of its tick has returned; a chunk whose tick had a failed task (the
- * pool closed, a worker died) is never reused, since a worker might still be writing into it.
+ * Collects the one-shot hashes of one tick into batches. Each input is copied once, at call time (later changes
+ * to the caller's buffer do not count, as with node:crypto), into the batch's ArrayBuffer, which is then moved
+ * (transferred, not copied) to a worker with the whole batch; the worker writes the digests into it and moves it
+ * back, and it is reused. A buffer whose batch failed (the pool closed, a worker died) is not reused.
  */
-class Chunks {
-  private readonly free: SharedArrayBuffer[] = [];
-  private tick: Tick | undefined;
-  private view: Buffer | undefined;
-  private used = 0;
+class Batcher {
+  private readonly free: ArrayBuffer[] = [];
+  private readonly full: Batch[] = [];
+  private current: Batch | undefined;
 
-  /** Whether this tick already has inputs (and a flush scheduled). */
+  /** Whether anything waits for {@link Batcher.take}. */
   get pending(): boolean {
-    return this.tick !== undefined;
+    return this.current !== undefined || this.full.length > 0;
   }
 
-  /** Copy `data` (strings as UTF-8) into a chunk. Returns the work of the tick so far. */
-  add(data: BinaryLike, algorithm: string, key: BinaryLike | undefined, resolve: (b: Buffer) => void, reject: (e: unknown) => void): number {
+  /** Copy `data` (strings as UTF-8) into a batch, with room for its digest in front. */
+  add(data: BinaryLike, algorithm: string, key: BinaryLike | undefined, resolve: (b: Buffer) => void, reject: (e: unknown) => void): void {
     const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
-    const tick = (this.tick ??= { chunks: [], items: [], work: 0 });
-    let view = this.view;
-    if (view === undefined || this.used + length > view.byteLength) {
-      const sab = length > CHUNK_BYTES ? new SharedArrayBuffer(length) : (this.free.pop() ?? new SharedArrayBuffer(CHUNK_BYTES));
-      tick.chunks.push(sab);
-      view = this.view = Buffer.from(sab);
-      this.used = 0;
+    const need = DIGEST_ROOM + ((length + 7) & ~7);
+    const work = length + ITEM_WORK;
+    let batch = this.current;
+    if (batch === undefined || batch.work + work > BATCH_WORK || batch.used + need > batch.slab.byteLength) {
+      if (batch !== undefined) this.full.push(batch);
+      const slab = need > BATCH_WORK ? new ArrayBuffer(need) : (this.free.pop() ?? new ArrayBuffer(BATCH_WORK));
+      batch = { slab, buf: Buffer.from(slab), used: 0, work: 0, items: [] };
+      this.current = batch;
     }
-    const offset = this.used;
-    if (typeof data === 'string') view.write(data, offset, length, 'utf8');
-    else view.set(new Uint8Array(data.buffer, data.byteOffset, length), offset);
-    this.used += (length + 7) & ~7;
-    tick.work += length + ITEM_WORK;
-    tick.items.push({ chunk: tick.chunks.length - 1, offset, length, algorithm, key, resolve, reject });
-    return tick.work;
+    const offset = batch.used;
+    if (typeof data === 'string') batch.buf.write(data, offset + DIGEST_ROOM, length, 'utf8');
+    else batch.buf.set(new Uint8Array(data.buffer, data.byteOffset, length), offset + DIGEST_ROOM);
+    batch.used += need;
+    batch.work += work;
+    batch.items.push({ offset, length, algorithm, key, resolve, reject });
   }
 
-  /** This tick's inputs; the next input starts a new tick (and a new chunk). */
-  take(): Tick | undefined {
-    const tick = this.tick;
-    this.tick = undefined;
-    this.view = undefined;
-    this.used = 0;
-    return tick;
+  /** Whether some batch is full. */
+  get hasFull(): boolean {
+    return this.full.length > 0;
   }
 
-  /** Every task of a tick returned: its chunks can take new inputs. */
-  reuse(chunks: readonly SharedArrayBuffer[]): void {
-    for (const sab of chunks) if (sab.byteLength === CHUNK_BYTES && this.free.length < KEEP_CHUNKS) this.free.push(sab);
+  /** The batches that are full: they can leave before the tick ends. */
+  takeFull(): Batch[] {
+    return this.full.splice(0);
+  }
+
+  /** Every batch, the current one included; the next input starts a new one. */
+  take(): Batch[] {
+    const all = this.full.splice(0);
+    if (this.current !== undefined) all.push(this.current);
+    this.current = undefined;
+    return all;
+  }
+
+  /** A batch's buffer came back from its worker. */
+  reuse(slab: ArrayBuffer): void {
+    if (slab.byteLength === BATCH_WORK && this.free.length < KEEP_SLABS) this.free.push(slab);
   }
 }
 
@@ -298,7 +304,7 @@ let nextSession = 1;
 function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
   const url = tasksUrl();
   const hashTask: TaskKind<HashInput, Uint8Array> = ctx.task(url, 'hash');
-  const hashBatchTask: TaskKind<HashBatchInput, number[]> = ctx.task(url, 'hashBatch');
+  const hashBatchTask: TaskKind<HashBatchInput, HashBatchOutput> = ctx.task(url, 'hashBatch');
   const sessionTask: TaskKind<SessionInput, Uint8Array | null> = ctx.task(url, 'hashSession');
   const pbkdf2Task: TaskKind<Pbkdf2Input, Uint8Array> = ctx.task(url, 'pbkdf2');
   const scryptTask: TaskKind<ScryptInput, Uint8Array> = ctx.task(url, 'scrypt');
@@ -309,91 +315,52 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
   const chunkSize = options.chunkSize ?? 65536;
   checkInt(chunkSize, 'chunkSize', 1, 2 ** 30);
 
-  // One-shot hashes and HMACs of one tick form one shared work list (see Chunks and tasks.ts's hashBatch): one
-  // task per worker that the amount of work justifies, each taking the next undone digest until none is left, as
-  // libuv's threads take jobs from their queue. No worker waits for the loop thread between digests, and a
-  // worker that starts late (busy with something else) finds less or nothing to do.
-  const chunks = new Chunks();
-  const flushHashes = (): void => {
-    const tick = chunks.take();
-    if (tick === undefined) return;
-    const { items } = tick;
-    const n = items.length;
-    const meta = new SharedArrayBuffer(4 * (META_HEADER + n * META_FIELDS) + DIGEST_ROOM * n);
-    const ints = new Int32Array(meta, 0, META_HEADER + n * META_FIELDS);
-    const digests = Buffer.from(meta, 4 * (META_HEADER + n * META_FIELDS));
-    const algorithms: string[] = [];
-    const algorithmIndex = new Map<string, number>();
-    const keys: BinaryLike[] = [];
-    ints[1] = n;
-    items.forEach((q, i) => {
-      let a = algorithmIndex.get(q.algorithm);
-      if (a === undefined) algorithmIndex.set(q.algorithm, (a = algorithms.push(q.algorithm) - 1));
-      const at = META_HEADER + i * META_FIELDS;
-      ints[at + F_CHUNK] = q.chunk;
-      ints[at + F_OFFSET] = q.offset;
-      ints[at + F_LENGTH] = q.length;
-      ints[at + F_ALGORITHM] = a;
-      ints[at + F_KEY] = q.key === undefined ? -1 : keys.push(q.key) - 1;
-    });
-    const settledItems = new Uint8Array(n);
-    const finishItem = (i: number): void => {
-      const q = items[i] as Queued;
-      settledItems[i] = 1;
-      const length = ints[META_HEADER + i * META_FIELDS + F_DIGEST] as number;
-      if (length >= 0) {
-        q.resolve(Buffer.from(digests.subarray(i * DIGEST_ROOM, i * DIGEST_ROOM + length)));
-        return;
-      }
-      // node:crypto refused this one (an HMAC with an XOF such as shake256), or its digest did not fit: run it
-      // alone, for node:crypto's error (with the worker's and the caller's stacks) or the long digest.
-      const chunk = tick.chunks[q.chunk] as SharedArrayBuffer;
-      const data = Buffer.from(new Uint8Array(chunk, q.offset, q.length));
-      run(hashTask, { algorithm: q.algorithm, data, ...(q.key === undefined ? {} : { key: q.key }) }).then((b) => q.resolve(toBuffer(b)), q.reject);
-    };
-    let size: number;
-    try {
-      size = ctx.pool.size;
-    } catch (err) {
-      // The runtime closed in the meantime.
-      for (const q of items) q.reject(err);
-      return;
-    }
-    const tasks = Math.max(1, Math.min(size, n, Math.ceil(tick.work / WORK_PER_WORKER)));
-    const input: HashBatchInput = { meta, chunks: tick.chunks, algorithms, keys };
-    let left = tasks;
-    let failure: { error: unknown } | undefined;
-    const settleTask = (): void => {
-      if (--left > 0) return;
-      if (failure === undefined) chunks.reuse(tick.chunks);
-      else items.forEach((q, i) => settledItems[i] === 0 && q.reject(failure?.error));
-    };
-    for (let t = 0; t < tasks; t++) {
-      ctx.run(hashBatchTask, input).then(
-        (done) => {
-          for (const i of done) finishItem(i);
-          settleTask();
+  // One-shot hashes and HMACs of one tick travel together in batches of about 2 MiB of work (see Batcher):
+  // few messages per digest, no copy beyond the one node:crypto makes too, and enough batches to keep every worker
+  // busy when there is that much to do. Full batches leave during the tick, the last one at its end.
+  const batcher = new Batcher();
+  const flushHashes = (eager = false): void => {
+    for (const batch of eager ? batcher.takeFull() : batcher.take()) {
+      const items = batch.items.map((q): BatchItem => {
+        const item = { offset: q.offset, length: q.length, algorithm: q.algorithm };
+        return q.key === undefined ? item : { ...item, key: q.key };
+      });
+      ctx.run(hashBatchTask, { slab: batch.slab, items }, { transfer: [batch.slab] }).then(
+        (out) => {
+          const view = Buffer.from(out.slab);
+          batch.items.forEach((q, j) => {
+            const d = out.digests[j] as number | Uint8Array;
+            if (typeof d !== 'number') q.resolve(toBuffer(d));
+            else if (d !== BATCH_ITEM_FAILED) q.resolve(Buffer.from(view.subarray(q.offset, q.offset + d)));
+            else {
+              // node:crypto refused this one: run it alone for its error (with the worker's and caller's stacks).
+              const data = Buffer.from(view.subarray(q.offset + DIGEST_ROOM, q.offset + DIGEST_ROOM + q.length));
+              run(hashTask, { algorithm: q.algorithm, data, ...(q.key === undefined ? {} : { key: q.key }) }).then((b) => q.resolve(toBuffer(b)), q.reject);
+            }
+          });
+          batcher.reuse(out.slab);
         },
-        (error: unknown) => {
-          failure ??= { error };
-          settleTask();
-        },
+        (err: unknown) => batch.items.forEach((q) => q.reject(err)),
       );
     }
   };
   const oneShot = (algorithm: string, key: BinaryLike | undefined, data: BinaryLike, o: CryptoCallOptions | undefined): Promise<Buffer> => {
-    if (o?.signal !== undefined) return run(hashTask, { algorithm, data: shareLarge(data), ...(key === undefined ? {} : { key }) }, o).then(toBuffer);
+    if (o?.signal !== undefined) {
+      const copy = ownBytes(data);
+      return run(hashTask, { algorithm, data: copy, ...(key === undefined ? {} : { key: own(key) }) }, { signal: o.signal, transfer: [copy.buffer] }).then(toBuffer);
+    }
     // The key is copied now too (it is small), like the data.
-    const keyCopy = key === undefined || typeof key === 'string' ? key : Buffer.from(bytes(key));
+    const keyCopy = key === undefined ? undefined : own(key);
     return new Promise<Buffer>((resolve, reject) => {
-      if (!chunks.pending) queueMicrotask(flushHashes);
-      // A tick that asks for a lot starts the workers while the loop thread is still copying the rest.
-      if (chunks.add(data, algorithm, keyCopy, resolve, reject) >= FLUSH_WORK) flushHashes();
+      if (!batcher.pending) queueMicrotask(flushHashes);
+      batcher.add(data, algorithm, keyCopy, resolve, reject);
+      // A full batch leaves at once: the workers start while the loop thread still copies the tick's other inputs.
+      if (batcher.hasFull) flushHashes(true);
     });
   };
 
   const run = <I, O>(kind: TaskKind<I, O>, input: I, o?: CryptoCallOptions & RunTaskOptions): Promise<O> =>
-    ctx.run(kind, input, o?.signal === undefined && o?.affinity === undefined ? undefined : o);
+    ctx.run(kind, input, o?.signal === undefined && o?.affinity === undefined && o?.transfer === undefined ? undefined : o);
 
   const streaming = (algorithm: string, key: BinaryLike | undefined): StreamingHash => {
     checkAlgorithm(algorithm);
@@ -401,32 +368,43 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
     const session = nextSession++;
     // Pin the session to one worker; tasks of one worker run in submission order.
     const affinity = session;
-    let pending: BinaryLike[] = [];
+    // update() copies its data at once (node:crypto's Hash consumes it at once too, so the caller may reuse its
+    // buffer) into an ArrayBuffer that moves to the worker, without a second copy, when chunkSize bytes are in.
+    let pending: Buffer<ArrayBuffer> | undefined;
     let pendingBytes = 0;
+    const ownKey = key === undefined ? undefined : own(key);
     let started = false;
     let finished = false;
     let failure: unknown;
     const inFlight: Promise<unknown>[] = [];
     const send = (finish: boolean): Promise<Uint8Array | null> => {
-      const input: SessionInput = { session, algorithm, chunks: pending, finish, ...(!started && key !== undefined ? { key } : {}) };
+      const chunks = pending === undefined ? [] : [new Uint8Array(pending.buffer, 0, pendingBytes)];
+      const transfer = pending === undefined ? [] : [pending.buffer];
+      const input: SessionInput = { session, algorithm, chunks, finish, ...(!started && ownKey !== undefined ? { key: ownKey } : {}) };
       started = true;
-      pending = [];
+      pending = undefined;
       pendingBytes = 0;
-      return run(sessionTask, input, { affinity });
+      return run(sessionTask, input, { affinity, transfer });
+    };
+    const sendSome = (): void => {
+      const p = send(false);
+      p.catch((err: unknown) => {
+        failure ??= err;
+      });
+      inFlight.push(p);
+      if (inFlight.length > 64) inFlight.splice(0, 32);
     };
     const h: StreamingHash = {
       update(data: BinaryLike) {
         if (finished) throw new InvalidArgumentError('update', 'digest() or discard() was already called on this hash');
-        pending.push(checkBinary(data, 'data'));
-        pendingBytes += typeof data === 'string' ? data.length : data.byteLength;
-        if (pendingBytes >= chunkSize) {
-          const p = send(false);
-          p.catch((err: unknown) => {
-            failure ??= err;
-          });
-          inFlight.push(p);
-          if (inFlight.length > 64) inFlight.splice(0, 32);
-        }
+        checkBinary(data, 'data');
+        const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+        if (pending !== undefined && pendingBytes + length > pending.byteLength) sendSome();
+        pending ??= Buffer.from(new ArrayBuffer(Math.max(chunkSize, length)));
+        if (typeof data === 'string') pending.write(data, pendingBytes, length, 'utf8');
+        else pending.set(new Uint8Array(data.buffer, data.byteOffset, length), pendingBytes);
+        pendingBytes += length;
+        if (pendingBytes >= chunkSize) sendSome();
         return this;
       },
       digest(encoding?: 'hex' | 'base64' | 'base64url'): Promise<never> {
@@ -443,7 +421,7 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
       async discard() {
         if (finished) return;
         finished = true;
-        pending = [];
+        pending = undefined;
         if (started) await run(sessionTask, { session, algorithm, chunks: [], finish: false, discard: true }, { affinity });
       },
     };
@@ -475,8 +453,8 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
         run(
           pbkdf2Task,
           {
-            password: checkBinary(password, 'password'),
-            salt: checkBinary(salt, 'salt'),
+            password: own(checkBinary(password, 'password')),
+            salt: own(checkBinary(salt, 'salt')),
             iterations: checkInt(iterations, 'iterations', 1, 2 ** 31 - 1),
             keylen: checkInt(keylen, 'keylen', 0, 2 ** 31 - 1),
             digest: checkAlgorithm(digest, 'digest'),
@@ -489,7 +467,7 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
         const { signal, ...scryptOptions } = o;
         return run(
           scryptTask,
-          { password: checkBinary(password, 'password'), salt: checkBinary(salt, 'salt'), keylen: checkInt(keylen, 'keylen', 0, 2 ** 31 - 1), options: scryptOptions },
+          { password: own(checkBinary(password, 'password')), salt: own(checkBinary(salt, 'salt')), keylen: checkInt(keylen, 'keylen', 0, 2 ** 31 - 1), options: scryptOptions },
           signal === undefined ? undefined : { signal },
         ).then(toBuffer);
       }),
@@ -499,9 +477,9 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
           hkdfTask,
           {
             digest: checkAlgorithm(digest, 'digest'),
-            ikm: checkBinary(ikm, 'ikm'),
-            salt: checkBinary(salt, 'salt'),
-            info: checkBinary(info, 'info'),
+            ikm: own(checkBinary(ikm, 'ikm')),
+            salt: own(checkBinary(salt, 'salt')),
+            info: own(checkBinary(info, 'info')),
             keylen: checkInt(keylen, 'keylen', 1, 255 * 64),
           },
           o,
@@ -510,37 +488,39 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
     randomBytes: (size, o) => attempt(() => run(randomTask, checkInt(size, 'size', 0, 2 ** 31 - 1), o).then(toBuffer)),
     encrypt: (input) =>
       attempt(() => {
-        const key = bytes(checkBinary(input.key, 'key'));
+        const key = ownBytes(checkBinary(input.key, 'key'));
         if (key.byteLength !== 32) throw new InvalidArgumentError('key', `must be 32 bytes for AES-256-GCM, got ${key.byteLength}`);
         const tagLength = checkInt(input.tagLength ?? 16, 'tagLength', 4, 16);
+        const data = ownBytes(checkBinary(input.plaintext, 'plaintext'));
         return run(
           encryptTask,
           {
             key,
-            iv: bytes(checkBinary(input.iv, 'iv')),
-            data: bytes(checkBinary(input.plaintext, 'plaintext')),
-            ...(input.aad !== undefined ? { aad: bytes(checkBinary(input.aad, 'aad')) } : {}),
+            iv: ownBytes(checkBinary(input.iv, 'iv')),
+            data,
+            ...(input.aad !== undefined ? { aad: ownBytes(checkBinary(input.aad, 'aad')) } : {}),
             tagLength,
           },
-          input,
+          { ...(input.signal !== undefined ? { signal: input.signal } : {}), transfer: [data.buffer] },
         ).then((r) => ({ ciphertext: toBuffer(r.ciphertext), tag: toBuffer(r.tag) }));
       }),
     decrypt: (input) =>
       attempt(() => {
-        const key = bytes(checkBinary(input.key, 'key'));
+        const key = ownBytes(checkBinary(input.key, 'key'));
         if (key.byteLength !== 32) throw new InvalidArgumentError('key', `must be 32 bytes for AES-256-GCM, got ${key.byteLength}`);
-        const tag = bytes(checkBinary(input.tag, 'tag'));
+        const tag = ownBytes(checkBinary(input.tag, 'tag'));
+        const data = ownBytes(checkBinary(input.ciphertext, 'ciphertext'));
         return run(
           decryptTask,
           {
             key,
-            iv: bytes(checkBinary(input.iv, 'iv')),
-            data: bytes(checkBinary(input.ciphertext, 'ciphertext')),
-            ...(input.aad !== undefined ? { aad: bytes(checkBinary(input.aad, 'aad')) } : {}),
+            iv: ownBytes(checkBinary(input.iv, 'iv')),
+            data,
+            ...(input.aad !== undefined ? { aad: ownBytes(checkBinary(input.aad, 'aad')) } : {}),
             tag,
             tagLength: checkInt(tag.byteLength, 'tag', 4, 16),
           },
-          input,
+          { ...(input.signal !== undefined ? { signal: input.signal } : {}), transfer: [data.buffer] },
         ).then(toBuffer);
       }),
   };

@@ -42,58 +42,63 @@ export function hash(input: HashInput, ctx: TaskContext): Uint8Array {
   return give(h.update(input.data).digest(), ctx);
 }
 
-/** Bytes for each digest in {@link HashBatchInput.meta} (sha512, sha3-512, blake2b512: 64). */
+/** Bytes reserved for each digest in front of its input in a batch buffer (sha512, sha3-512, blake2b512: 64). */
 export const DIGEST_ROOM = 64;
-/** Int32 fields of {@link HashBatchInput.meta}: the next item to take, the number of items. */
-export const META_HEADER = 2;
-/** Int32 fields per item, after the header: chunk, offset, length, algorithm index, key index (-1: none), digest length. */
-export const META_FIELDS = 6;
+
+/** What {@link hashBatch} reports for an item that threw. */
+export const BATCH_ITEM_FAILED = -1;
 
 /**
- * The one-shot digests of one tick, shared by the one to N tasks working on them. `meta` holds the Int32 header
- * and item fields ({@link META_HEADER}, {@link META_FIELDS}), then {@link DIGEST_ROOM} bytes per item for its
- * digest. Each item's input is in `chunks`, copied there once by the caller.
+ * One one-shot digest of a {@link HashBatchInput}: its input is `length` bytes at `offset + DIGEST_ROOM` of the
+ * batch's buffer, and its digest goes to `offset`.
  */
-export interface HashBatchInput {
-  readonly meta: SharedArrayBuffer;
-  readonly chunks: readonly SharedArrayBuffer[];
-  readonly algorithms: readonly string[];
-  readonly keys: readonly BinaryLike[];
+export interface BatchItem {
+  readonly offset: number;
+  readonly length: number;
+  readonly algorithm: string;
+  readonly key?: BinaryLike;
 }
 
 /**
- * Take items of the tick's list (an atomic counter shared with the tick's other tasks) until none is left; write
- * each digest and its length (-1 when node:crypto threw, or the digest is longer than {@link DIGEST_ROOM}) into
- * `meta`. Returns the indices of the items this task did.
+ * Several one-shot digests in one task. The caller copied the inputs into one ArrayBuffer and moved it here;
+ * the digests are written into the same buffer, which moves back.
  */
-export function hashBatch(input: HashBatchInput): number[] {
-  const ints = new Int32Array(input.meta);
-  const n = ints[1] as number;
-  const digests = new Uint8Array(input.meta, 4 * (META_HEADER + n * META_FIELDS));
-  const chunks = input.chunks.map((sab) => new Uint8Array(sab));
-  const done: number[] = [];
-  for (let i = Atomics.add(ints, 0, 1); i < n; i = Atomics.add(ints, 0, 1)) {
-    const at = META_HEADER + i * META_FIELDS;
-    const offset = ints[at + 1] as number;
-    const data = (chunks[ints[at] as number] as Uint8Array).subarray(offset, offset + (ints[at + 2] as number));
-    const algorithm = input.algorithms[ints[at + 3] as number] as string;
-    const keyIndex = ints[at + 4] as number;
-    let length = -1;
+export interface HashBatchInput {
+  readonly slab: ArrayBuffer;
+  readonly items: readonly BatchItem[];
+}
+
+/** The result of {@link hashBatch}. */
+export interface HashBatchOutput {
+  /** The batch's buffer, digests written in. */
+  readonly slab: ArrayBuffer;
+  /**
+   * Per item: the digest's length (the digest is in the buffer), the digest when longer than {@link DIGEST_ROOM},
+   * or {@link BATCH_ITEM_FAILED}.
+   */
+  readonly digests: (number | Uint8Array)[];
+}
+
+/** Hash every item of `input` (what one tick of the caller asked for, or about 2 MiB of it). */
+export function hashBatch(input: HashBatchInput, ctx: TaskContext): HashBatchOutput {
+  const slab = new Uint8Array(input.slab);
+  const digests = input.items.map((item) => {
+    const data = slab.subarray(item.offset + DIGEST_ROOM, item.offset + DIGEST_ROOM + item.length);
+    let digest: Buffer;
     try {
       // crypto.hash() (Node 20.12+) skips the Hash object: about a microsecond less per digest.
-      const digest = keyIndex < 0 ? oneShotHash(algorithm, data, 'buffer') : createHmac(algorithm, input.keys[keyIndex] as BinaryLike).update(data).digest();
-      if (digest.byteLength <= DIGEST_ROOM) {
-        digests.set(digest, i * DIGEST_ROOM);
-        length = digest.byteLength;
-      }
+      digest = item.key === undefined ? oneShotHash(item.algorithm, data, 'buffer') : createHmac(item.algorithm, item.key).update(data).digest();
     } catch {
-      // This item alone fails (an HMAC with an XOF such as shake256): the caller reruns it on its own for
-      // node:crypto's error; the rest of the tick is unaffected.
+      // This item alone fails (HMAC with an XOF such as shake256); the caller reruns it on its own to get
+      // node:crypto's error, and the rest of the batch is unaffected.
+      return BATCH_ITEM_FAILED;
     }
-    ints[at + 5] = length;
-    done.push(i);
-  }
-  return done;
+    if (digest.byteLength > DIGEST_ROOM) return new Uint8Array(digest);
+    slab.set(digest, item.offset);
+    return digest.byteLength;
+  });
+  ctx.transfer(input.slab);
+  return { slab: input.slab, digests };
 }
 
 // Streaming sessions live in the worker that owns them (the caller pins them with an affinity key).

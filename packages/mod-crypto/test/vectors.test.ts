@@ -176,6 +176,45 @@ describe('against node:crypto', () => {
     }
   });
 
+  it('streaming update() takes its data at once: a buffer reused between updates hashes like node:crypto', async () => {
+    const buf = Buffer.alloc(1000, 1);
+    const ours = crypto.createHmac('sha256', buf.subarray(0, 32));
+    const theirs = nodeCrypto.createHmac('sha256', buf.subarray(0, 32));
+    for (let i = 0; i < 20; i++) {
+      ours.update(buf);
+      theirs.update(buf);
+      buf.fill(i + 2); // the key's bytes change too: they were taken at createHmac()
+    }
+    ours.update('tail ü');
+    theirs.update('tail ü');
+    expect(await ours.digest('hex')).toBe(theirs.digest('hex'));
+  });
+
+  it('inputs of a task still waiting in the pool\'s queue are the ones given at call time', async () => {
+    const password = Buffer.from('correct horse battery staple');
+    const salt = Buffer.from('NaCl');
+    const plaintext = Buffer.alloc(100_000, 7);
+    const key = Buffer.alloc(32, 9);
+    const iv = Buffer.alloc(12, 3);
+    const expectedKey = nodeCrypto.pbkdf2Sync(password, salt, 1000, 32, 'sha256');
+    const c = nodeCrypto.createCipheriv('aes-256-gcm', key, iv);
+    const expectedCiphertext = Buffer.concat([c.update(plaintext), c.final()]);
+    const expectedTag = c.getAuthTag();
+    const expectedDigest = nodeCrypto.createHash('sha256').update(plaintext).digest('hex');
+    // Keep both workers busy so the calls below wait in the queue, then wipe the caller's buffers.
+    const busy = [crypto.pbkdf2('x', 'y', 200_000, 32, 'sha256'), crypto.pbkdf2('x', 'z', 200_000, 32, 'sha256')];
+    const derived = crypto.pbkdf2(password, salt, 1000, 32, 'sha256');
+    const sealed = crypto.encrypt({ key, iv, plaintext });
+    const digest = crypto.hash('sha256', plaintext, { signal: new AbortController().signal });
+    for (const b of [password, salt, plaintext, key, iv]) b.fill(0);
+    expect(await derived).toEqual(expectedKey);
+    const s = await sealed;
+    expect(s.ciphertext).toEqual(expectedCiphertext);
+    expect(s.tag).toEqual(expectedTag);
+    expect((await digest).toString('hex')).toBe(expectedDigest);
+    await Promise.all(busy);
+  });
+
   it('random bytes differ between calls and cover the requested size', async () => {
     const [a, b] = await Promise.all([crypto.randomBytes(64), crypto.randomBytes(64)]);
     expect(a.length).toBe(64);

@@ -100,6 +100,22 @@ function plainStats(s: fs.Stats): Record<string, unknown> {
   return { ...s };
 }
 
+/** Whether this Node's `fs.promises.readFile` names the path when its read fails (EISDIR): 26 does, 20-24 do not. */
+const READFILE_NAMES_PATH = Number(process.versions.node.split('.')[0]) >= 26;
+
+/**
+ * `readFileSync`'s error, shaped as `fs.promises.readFile` shapes it on this Node: from Node 26 on the promise API
+ * names the path of a failed read (`EISDIR: …, read '/dir'`), the synchronous one never does.
+ */
+function asPromisesReadFileError(error: unknown, path: string): unknown {
+  const e = error as NodeJS.ErrnoException;
+  if (READFILE_NAMES_PATH && e instanceof Error && e.syscall === 'read' && e.path === undefined) {
+    e.path = path;
+    e.message = `${e.message} '${path}'`;
+  }
+  return error;
+}
+
 function one(o: FsOp, transfers: ArrayBuffer[]): unknown {
   switch (o.op) {
     case 'open':
@@ -118,7 +134,11 @@ function one(o: FsOp, transfers: ArrayBuffer[]): unknown {
       return fs.writeSync(o.a, o.b, 0, o.b.byteLength, o.c);
     case 'readFile':
       refusePollable(o.a);
-      return give(fs.readFileSync(o.a, { flag: o.b }), transfers);
+      try {
+        return give(fs.readFileSync(o.a, { flag: o.b }), transfers);
+      } catch (error) {
+        throw typeof o.a === 'string' ? asPromisesReadFileError(error, o.a) : error;
+      }
     case 'writeFile':
       refusePollable(o.a);
       return fs.writeFileSync(o.a, o.b, o.c);

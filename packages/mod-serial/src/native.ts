@@ -5,9 +5,7 @@
  * @module
  */
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from '@fdloop/native-build';
 
 /** The order of the line settings in the Int32Array exchanged with the addon (native/serial.h). */
 export const SETTINGS_FIELDS = ['baudRate', 'dataBits', 'stopBits', 'parity', 'rtscts', 'xon', 'xoff', 'xany', 'hupcl'] as const;
@@ -56,44 +54,22 @@ export interface NativeSerial {
   readonly constants: NativeConstants;
 }
 
-const ADDON = 'fdloop_serial.node';
-
 // Module state is per thread: a worker_thread that imports this package gets its own copy, and Node loads the
 // addon into each environment separately.
 let binding: NativeSerial | undefined;
 
 /**
  * Load the addon once per thread: a prebuilt binary for this platform if one ships with the package, else the one
- * `npm install` compiled into `build/Release`.
- * @throws Error explaining how to build the addon, with each location tried and why it failed.
+ * `npm install` compiled into `build/Release` (a prebuild that fails in dlopen is skipped).
+ * @throws AddonLoadError (from `@fdloop/native-build`) explaining how to build the addon, with each location tried
+ *   and why it failed.
  */
 export function loadNative(): NativeSerial {
-  if (binding !== undefined) return binding;
-  const root = new URL('../', import.meta.url);
-  const require = createRequire(import.meta.url);
-  const candidates = [`prebuilds/${process.platform}-${process.arch}/${ADDON}`, `build/Release/${ADDON}`];
-  const failures: string[] = [];
-  let cause: unknown;
-  for (const candidate of candidates) {
-    const file = fileURLToPath(new URL(candidate, root));
-    if (!existsSync(file)) {
-      failures.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      binding = require(file) as NativeSerial;
-      return binding;
-    } catch (error) {
-      cause = error;
-      failures.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const platform = process.platform === 'linux' ? '' : ` The serial addon is built on Linux only; this is ${process.platform}.`;
-  throw new Error(
-    `@fdloop/mod-serial: the native addon could not be loaded.${platform} ` +
-      'Build it with `npm rebuild @fdloop/mod-serial` (needs cmake >= 3.15, a C++17 compiler and ' +
-      "Node's headers; see the package README).\n  " +
-      failures.join('\n  '),
-    { cause },
-  );
+  binding ??= loadAddon<NativeSerial>({
+    name: '@fdloop/mod-serial',
+    addon: 'fdloop_serial.node',
+    root: new URL('../', import.meta.url),
+    note: process.platform === 'linux' ? undefined : `The serial addon is built on Linux only; this is ${process.platform}.`,
+  });
+  return binding;
 }

@@ -143,7 +143,9 @@ Napi::Value TimerfdSet(const Napi::CallbackInfo& info) {
   if (!FdArg(info, 0, &fd) || !DoubleArg(info, 2, "value", &value) || !DoubleArg(info, 3, "interval", &interval)) {
     return info.Env().Undefined();
   }
-  const bool absolute = info[1].ToBoolean().Value();
+  // A strict boolean: ToBoolean() (napi_coerce_to_bool) fails in a terminating worker, and node-addon-api then
+  // aborts the process on the empty value it returns.
+  const bool absolute = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   itimerspec spec{};
   spec.it_value = ToTimespec(value);
   spec.it_interval = ToTimespec(interval);
