@@ -67,14 +67,15 @@ async function child(contender: Contender, count: number): Promise<void> {
   const period = 1;
   await new Promise<void>((resolve) => {
     if (contender === 'fdloop-timerfd') {
-      // Warm up first: the first kernel timer of a process loads the sources binding, which took ~0.8 ms between
-      // `start` and the arming and showed up as a constant 0.8 ms of "lateness" on every tick.
-      rt.timer({}).close();
-      const start = performance.now();
+      // Armed at an absolute instant of the monotonic clock (process.hrtime's), so tick k is due at exactly
+      // first + (k - 1)·period and nothing between reading a start time and arming the timer counts as lateness.
+      rt.timer({}).close(); // load the sources binding before measuring
+      const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+      const first = nowMs() + 5;
       let k = 0;
-      const t = rt.timer({ delay: period, interval: period }, (ev) => {
+      const t = rt.timer({ at: first, interval: period }, (ev) => {
         k += ev.expirations;
-        lateness.push(performance.now() - (start + k * period));
+        lateness.push(nowMs() - (first + (k - 1) * period));
         if (lateness.length >= count) {
           t.close();
           resolve();
