@@ -154,6 +154,28 @@ void CloseTimer(TimerSource* t) {
   delete t;
 }
 
+// A process-exit wait: the process handle plus a thread-pool wait (RegisterWaitForSingleObject, run once) whose
+// callback posts (token, 1) to the port when the process is signalled (has exited).
+struct ProcSource {
+  HANDLE port;
+  uintptr_t token;
+  HANDLE process;
+  HANDLE wait;
+};
+
+void CALLBACK ProcExited(PVOID context, BOOLEAN) {
+  ProcSource* p = static_cast<ProcSource*>(context);
+  PostQueuedCompletionStatus(p->port, 1, kKeySource, reinterpret_cast<LPOVERLAPPED>(p->token));
+}
+
+void CloseProc(ProcSource* p) {
+  // INVALID_HANDLE_VALUE: cancel the wait and block until a callback already running has returned, so nothing
+  // posts for this source afterwards and `p` can be freed.
+  if (p->wait != nullptr) UnregisterWaitEx(p->wait, INVALID_HANDLE_VALUE);
+  CloseHandle(p->process);
+  delete p;
+}
+
 ULONG MaskFor(int32_t interest) {
   ULONG mask = kAfdPollAbort | kAfdPollConnectFail | kAfdPollLocalClose;
   if (interest & kInterestReadable) mask |= kAfdPollReceive | kAfdPollAccept | kAfdPollDisconnect;
@@ -235,6 +257,7 @@ struct Core {
   std::unordered_map<uint64_t, IoOp*> io;
   std::unordered_set<HANDLE> associated;
   std::unordered_map<uint64_t, TimerSource*> timers;
+  std::unordered_map<uint64_t, ProcSource*> procs;
   std::unordered_map<int32_t, DirWatch*> dirs;
   std::unordered_set<DirWatch*> dir_orphans;  // removed, read still owned by the kernel
   int32_t next_dir_id = 1;
@@ -548,6 +571,8 @@ void CloseCore(Core* c, bool from_hook) {
   // 0. Timers first: once CloseTimer returns, no thread-pool callback can post to the port.
   for (auto& it : c->timers) CloseTimer(it.second);
   c->timers.clear();
+  for (auto& it : c->procs) CloseProc(it.second);
+  c->procs.clear();
 
   // 1. Stop the poller thread. It is either in GetQueuedCompletionStatusEx (the stop packet wakes it) or waiting
   //    for us to consume a batch (the event wakes it).
@@ -643,6 +668,9 @@ Napi::Function Poller::Define(Napi::Env env) {
                          InstanceMethod<&Poller::TimerCreate>("timerCreate"),
                          InstanceMethod<&Poller::TimerSet>("timerSet"),
                          InstanceMethod<&Poller::TimerClose>("timerClose"),
+                         InstanceMethod<&Poller::ProcOpen>("procOpen"),
+                         InstanceMethod<&Poller::ProcExitCode>("procExitCode"),
+                         InstanceMethod<&Poller::ProcClose>("procClose"),
                          InstanceMethod<&Poller::Port>("port"),
                          InstanceMethod<&Poller::DirAdd>("dirAdd"),
                          InstanceMethod<&Poller::DirRemove>("dirRemove"),
@@ -1093,6 +1121,54 @@ Napi::Value Poller::TimerClose(const Napi::CallbackInfo& info) {
   if (it == c->timers.end()) return Napi::Number::New(env, ERROR_NOT_FOUND);
   CloseTimer(it->second);
   c->timers.erase(it);
+  return Napi::Number::New(env, 0);
+}
+
+// procOpen(pid, token) -> 0 or an error code (ERROR_INVALID_PARAMETER: no such process): opens the process with
+// SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION and registers a one-shot wait that posts (token, 1) on exit.
+Napi::Value Poller::ProcOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core* c = core_;
+  if (c == nullptr) return Napi::Number::New(env, ERROR_INVALID_HANDLE);
+  DWORD pid = static_cast<DWORD>(info[0].As<Napi::Number>().DoubleValue());
+  double token = info[1].As<Napi::Number>().DoubleValue();
+  if (c->procs.count(TokenKey(token)) != 0) return Napi::Number::New(env, ERROR_ALREADY_EXISTS);
+  HANDLE process = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+  if (process == nullptr) return Napi::Number::New(env, GetLastError());
+  ProcSource* p = new ProcSource{c->port, static_cast<uintptr_t>(token), process, nullptr};
+  if (!RegisterWaitForSingleObject(&p->wait, process, ProcExited, p, INFINITE, WT_EXECUTEONLYONCE)) {
+    DWORD error = GetLastError();
+    p->wait = nullptr;
+    CloseProc(p);
+    return Napi::Number::New(env, error);
+  }
+  c->procs.emplace(TokenKey(token), p);
+  return Napi::Number::New(env, 0);
+}
+
+// procExitCode(token) -> the exit code (an unsigned 32-bit value; STILL_ACTIVE while running) or minus an error
+// code.
+Napi::Value Poller::ProcExitCode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core* c = core_;
+  if (c == nullptr) return Napi::Number::New(env, -static_cast<double>(ERROR_INVALID_HANDLE));
+  auto it = c->procs.find(TokenKey(info[0].As<Napi::Number>().DoubleValue()));
+  if (it == c->procs.end()) return Napi::Number::New(env, -static_cast<double>(ERROR_NOT_FOUND));
+  DWORD code = 0;
+  if (!GetExitCodeProcess(it->second->process, &code)) return Napi::Number::New(env, -static_cast<double>(GetLastError()));
+  return Napi::Number::New(env, static_cast<double>(code));
+}
+
+// procClose(token) -> 0 or ERROR_NOT_FOUND: unregisters the wait (waiting for a running callback) and closes the
+// process handle.
+Napi::Value Poller::ProcClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core* c = core_;
+  if (c == nullptr) return Napi::Number::New(env, 0);
+  auto it = c->procs.find(TokenKey(info[0].As<Napi::Number>().DoubleValue()));
+  if (it == c->procs.end()) return Napi::Number::New(env, ERROR_NOT_FOUND);
+  CloseProc(it->second);
+  c->procs.erase(it);
   return Napi::Number::New(env, 0);
 }
 

@@ -43,6 +43,9 @@ class Poller : public Napi::ObjectWrap<Poller> {
   Napi::Value TimerCreate(const Napi::CallbackInfo& info);
   Napi::Value TimerSet(const Napi::CallbackInfo& info);
   Napi::Value TimerClose(const Napi::CallbackInfo& info);
+  Napi::Value ProcOpen(const Napi::CallbackInfo& info);
+  Napi::Value ProcExitCode(const Napi::CallbackInfo& info);
+  Napi::Value ProcClose(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void Ref(const Napi::CallbackInfo& info);
   void Unref(const Napi::CallbackInfo& info);

@@ -48,7 +48,8 @@ export type { IocpNotifierRemote } from './sources.js';
  * What the IOCP backend supports: one-shot registrations (an AFD poll is one-shot by nature), `PRIORITY`
  * (TCP urgent data, `AFD_POLL_RECEIVE_EXPEDITED`), a separate read-side hang-up (`AFD_POLL_DISCONNECT`), the
  * completion layer, kernel timers (thread-pool timers), the cross-thread notifier (completion packets) and path
- * watching of directories (`ReadDirectoryChangesW`). Process exit and signals are not provided. **Not** edge-triggered: AFD has no "new data arrived" notification, only level conditions,
+ * watching of directories (`ReadDirectoryChangesW`) and process exit (a wait on a process handle; `signo` is
+ * always `null`, `code` is the exit code). Signals are not provided. **Not** edge-triggered: AFD has no "new data arrived" notification, only level conditions,
  * so an honest edge emulation would need to see every read the user makes (see the README).
  */
 export const IOCP_CAPABILITIES: Capabilities = Object.freeze({
@@ -60,6 +61,7 @@ export const IOCP_CAPABILITIES: Capabilities = Object.freeze({
   timer: true,
   notifier: true,
   pathWatch: true,
+  processExit: true,
 });
 
 /** The backend {@link iocp} returns: its pollers are {@link IocpPoller}s, with the completion layer. */

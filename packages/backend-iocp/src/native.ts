@@ -50,6 +50,12 @@ export interface NativePoller {
   timerSet(token: number, dueMs: number, absoluteRealtime: boolean, periodMs: number): number;
   /** Stop and free a timer (waits for running callbacks). Returns 0 or ERROR_NOT_FOUND. */
   timerClose(token: number): number;
+  /** Open process `pid` and wait for its exit, reporting `token` once. Returns 0 or an error code (87: no such process). */
+  procOpen(pid: number, token: number): number;
+  /** GetExitCodeProcess for the wait of `token`: the unsigned exit code, or minus an error code. */
+  procExitCode(token: number): number;
+  /** Unregister the wait (waits for a running callback) and close the process handle. Returns 0 or ERROR_NOT_FOUND. */
+  procClose(token: number): number;
   /** Watch a directory with ReadDirectoryChangesW, reporting `token`. Returns a watch id (> 0) or minus an error code. */
   dirAdd(path: string, recursive: boolean, token: number): number;
   /** Stop watching one directory (its memory is freed when the kernel hands the read back). Returns 0. */

@@ -20,10 +20,11 @@ import {
   type SourceKind,
   type SourceSpecs,
   type TimerSourceSpec,
+  type ProcessExitSourceSpec,
 } from '@fdloop/core';
 import { errnoOf, winError, winErrorName } from './errors.js';
 import { isNativeWinError, loadNative, type NativePoller, type NativePollerStats } from './native.js';
-import { IocpNotifier, IocpPathWatch, IocpTimer, checkTimerSpec, type PacketSource } from './sources.js';
+import { IocpNotifier, IocpPathWatch, IocpProcessExit, IocpTimer, checkTimerSpec, type PacketSource } from './sources.js';
 
 /** The largest batch the poller accepts. */
 export const MAX_BATCH_SIZE = 1 << 20;
@@ -180,8 +181,10 @@ export class IocpPoller implements Poller {
    * Create an event source reporting `token` (the contract's `SourcePoller.addSource`): `'timer'` (a thread-pool
    * timer; clocks `'monotonic'` and `'realtime'`), `'notifier'` (a counter fed by completion packets, from
    * this thread or, through its remote description, from any thread of the process) and `'pathWatch'`
-   * (`ReadDirectoryChangesW`, directories only, natively recursive).
+   * (`ReadDirectoryChangesW`, directories only, natively recursive) and `'processExit'` (a one-shot wait on a
+   * process handle; the record's `code` is the exit code, `signo` is always `null`).
    * @throws UnsupportedError for other kinds and for the `'boottime'` clock.
+   * @throws ErrnoError `ESRCH` for a process id that names no process.
    */
   addSource<K extends SourceKind>(spec: SourceSpecs[K], token: number): SourceHandles[K] {
     validateToken(token);
@@ -190,7 +193,7 @@ export class IocpPoller implements Poller {
     const onClose = (): void => {
       this.#sources.delete(token);
     };
-    let handle: IocpNotifier | IocpTimer | IocpPathWatch;
+    let handle: IocpNotifier | IocpTimer | IocpPathWatch | IocpProcessExit;
     if (spec.kind === 'notifier') {
       handle = new IocpNotifier(this.#native, token, spec as NotifierSourceSpec, onClose);
     } else if (spec.kind === 'timer') {
@@ -198,6 +201,8 @@ export class IocpPoller implements Poller {
       handle = new IocpTimer(this.#native, token, spec as TimerSourceSpec, onClose);
     } else if (spec.kind === 'pathWatch') {
       handle = new IocpPathWatch(this.#native, token, onClose);
+    } else if (spec.kind === 'processExit') {
+      handle = new IocpProcessExit(this.#native, token, (spec as ProcessExitSourceSpec).pid, onClose);
     } else {
       throw new UnsupportedError('iocp', spec.kind);
     }

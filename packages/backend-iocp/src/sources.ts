@@ -1,7 +1,8 @@
 /**
  * Event sources of the IOCP backend (the contract's `contract/sources.ts`): kernel timers as thread-pool timers
  * and the cross-thread notifier, both reporting through `PostQueuedCompletionStatus` packets on the poller's
- * port, and path watching through overlapped `ReadDirectoryChangesW` on the same port. Internal: the runtime reaches them through {@link IocpPoller.addSource}.
+ * port, path watching through overlapped `ReadDirectoryChangesW` on the same port, and process exit through a
+ * thread-pool wait on a process handle. Internal: the runtime reaches them through {@link IocpPoller.addSource}.
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import {
   Ready,
   UnsupportedError,
+  errnoError,
   type NotifierRecord,
   type NotifierRemote,
   type NotifierSourceHandle,
@@ -17,12 +19,14 @@ import {
   type PathRecord,
   type PathRecordKind,
   type PathWatchSourceHandle,
+  type ProcessExitRecord,
+  type ProcessExitSourceHandle,
   type TimerArming,
   type TimerRecord,
   type TimerSourceHandle,
   type TimerSourceSpec,
 } from '@fdloop/core';
-import { winError } from './errors.js';
+import { errnoOf, winError } from './errors.js';
 import type { NativePoller } from './native.js';
 
 /** The most records one {@link IocpNotifier.read} returns in semaphore mode; the rest is reported again. */
@@ -327,6 +331,66 @@ export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
     this.#closed = true;
     for (const id of this.#ids) this.native.dirRemove(id);
     this.#ids.clear();
+    this.onClose();
+  }
+}
+
+/** `ERROR_INVALID_PARAMETER`: what `OpenProcess` says for a process id that names no process. */
+const ERROR_INVALID_PARAMETER = 87;
+
+/**
+ * A process-exit wait: `OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION)` plus a one-shot
+ * `RegisterWaitForSingleObject` whose callback posts a packet when the process ends. The record carries the
+ * exit code from `GetExitCodeProcess` (an unsigned 32-bit value) and `signo: null`: Windows has no signals, and a
+ * process ended by `TerminateProcess` (Node's `child.kill()`) only has the exit code it was given (1 for Node).
+ */
+export class IocpProcessExit implements ProcessExitSourceHandle, PacketSource {
+  #exited = false;
+  #delivered = false;
+  #paused = false;
+  #closed = false;
+
+  constructor(
+    private readonly native: NativePoller,
+    private readonly token: number,
+    private readonly pid: number,
+    private readonly onClose: () => void,
+  ) {
+    const rc = native.procOpen(pid, token);
+    if (rc === ERROR_INVALID_PARAMETER) {
+      throw errnoError(errnoOf('ESRCH'), 'OpenProcess', { message: `no process with id ${pid} (Windows error ${rc})` });
+    }
+    if (rc !== 0) throw winError(rc, 'OpenProcess');
+  }
+
+  onPacket(value: number): boolean {
+    if (this.#closed) return false;
+    if (value !== 0) this.#exited = true;
+    return !this.#paused && this.#exited && !this.#delivered;
+  }
+
+  read(): ProcessExitRecord[] {
+    if (this.#closed || !this.#exited || this.#delivered) return [];
+    const code = this.native.procExitCode(this.token);
+    if (code < 0) throw winError(-code, 'GetExitCodeProcess');
+    this.#delivered = true;
+    return [{ pid: this.pid, code, signo: null, coreDumped: false }];
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#exited && !this.#delivered) this.native.postSource(this.token, 0);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.native.procClose(this.token);
     this.onClose();
   }
 }

@@ -1,9 +1,11 @@
 // Event sources on IOCP beyond the conformance suite: a notifier triggered from another thread through its
-// remote description, a timer still armed when its poller closes, and the kinds this backend refuses.
+// remote description, a timer still armed when its poller closes, process exit (real child processes), and the
+// kinds this backend refuses.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, type NotifierEvent } from '@fdloop/core';
+import { CancelledError, ErrnoError, createRuntime, type NotifierEvent, type ProcessExitEvent } from '@fdloop/core';
 import { iocp } from '../src/index.js';
 import { recordingPoller, settle, waitFor } from './helpers.js';
 
@@ -70,18 +72,144 @@ describe('timer', () => {
 });
 
 describe('refused sources', () => {
-  it("'boottime' timers, watching a file, process exit and signals are refused with typed errors", async () => {
+  it("'boottime' timers, watching a file and signals are refused with typed errors", async () => {
     const rt = createRuntime({ backend: iocp() });
     try {
       const unsupported = expect.objectContaining({ code: 'ERR_FDLOOP_UNSUPPORTED' });
       expect(() => rt.timer({ clock: 'boottime', delay: 1 })).toThrowError(unsupported);
       // ReadDirectoryChangesW watches directories only.
       expect(() => rt.watchPath(fileURLToPath(import.meta.url))).toThrowError(expect.objectContaining({ code: 'ENOTDIR' }));
-      expect(() => rt.processExit(process.pid)).toThrowError(unsupported);
       expect(() => rt.signal('SIGINT')).toThrowError(unsupported);
       expect(rt.pendingCount).toBe(0);
     } finally {
       await rt.close();
+    }
+  });
+});
+
+/** A child node.exe that runs until killed. */
+function sleeper(): ChildProcess {
+  return spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+}
+
+/** Resolves when Node has seen the child exit (and closed its process handle). */
+function nodeExit(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+describe('processExit', () => {
+  it('reports exit code 3 of a child, with no signal', async () => {
+    const rt = createRuntime({ backend: iocp() });
+    try {
+      const child = spawn(process.execPath, ['-e', 'process.exitCode = 3'], { stdio: 'ignore' });
+      const src = rt.processExit(child.pid as number);
+      const ev = await src.exited;
+      expect(ev).toEqual({ pid: child.pid, code: 3, signo: null, signal: null, coreDumped: false });
+      expect(src.closed).toBe(true);
+      await nodeExit(child);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('reports a child killed by child.kill() as exit code 1 (TerminateProcess), signal null', async () => {
+    const rt = createRuntime({ backend: iocp() });
+    try {
+      const child = sleeper();
+      const events: ProcessExitEvent[] = [];
+      const src = rt.processExit(child.pid as number, {}, (ev) => events.push(ev));
+      expect(child.kill()).toBe(true);
+      const ev = await src.exited;
+      expect(ev).toEqual({ pid: child.pid, code: 1, signo: null, signal: null, coreDumped: false });
+      expect(events).toEqual([ev]);
+      await nodeExit(child);
+      // Node itself reports the signal only because it remembers sending it.
+      expect(child.signalCode).toBe('SIGTERM');
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('throws ESRCH (OpenProcess) for a process id that names no process, leaving nothing open', async () => {
+    const rt = createRuntime({ backend: iocp() });
+    try {
+      // Windows process ids are multiples of 4 from a table far smaller than this one.
+      const missing = 0x7ffffffc;
+      let caught: unknown;
+      try {
+        rt.processExit(missing);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ErrnoError);
+      expect(caught).toMatchObject({ code: 'ESRCH', syscall: 'OpenProcess' });
+      expect(rt.pendingCount).toBe(0);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('a source closed before the exit never calls back, and exited rejects with CancelledError', async () => {
+    const rt = createRuntime({ backend: iocp() });
+    const child = sleeper();
+    try {
+      let calls = 0;
+      const src = rt.processExit(child.pid as number, {}, () => calls++);
+      const exited = src.exited;
+      src.close();
+      await expect(exited).rejects.toBeInstanceOf(CancelledError);
+      child.kill();
+      await nodeExit(child);
+      await settle();
+      expect(calls).toBe(0);
+      expect(rt.pendingCount).toBe(0);
+    } finally {
+      child.kill();
+      await rt.close();
+    }
+  });
+
+  it('poller level: a wait closed before the exit posts nothing; one still open at poller close posts nothing after', async () => {
+    const { poller, rec } = recordingPoller();
+    const a = sleeper();
+    const b = sleeper();
+    try {
+      const early = poller.addSource<'processExit'>({ kind: 'processExit', pid: a.pid as number }, 11);
+      poller.addSource<'processExit'>({ kind: 'processExit', pid: b.pid as number }, 12);
+      early.close();
+      a.kill();
+      await nodeExit(a);
+      await settle();
+      expect(rec.pairs.filter(([token]) => token === 11)).toEqual([]);
+      // Closing the poller releases the still-registered wait (the same path as a worker's teardown).
+      poller.close();
+      b.kill();
+      await nodeExit(b);
+      await settle();
+      expect(rec.pairs).toEqual([]);
+    } finally {
+      a.kill();
+      b.kill();
+      poller.close();
+    }
+  });
+
+  it('poller level: the exit is reported once as READABLE; read() returns one record, then none', async () => {
+    const { poller, rec } = recordingPoller();
+    try {
+      const child = spawn(process.execPath, ['-e', 'process.exitCode = 7'], { stdio: 'ignore' });
+      const src = poller.addSource<'processExit'>({ kind: 'processExit', pid: child.pid as number }, 13);
+      await waitFor(() => rec.pairs.length > 0, 'the exit report');
+      expect(rec.pairs[0]).toEqual([13, 1]);
+      expect(src.read()).toEqual([{ pid: child.pid, code: 7, signo: null, coreDumped: false }]);
+      expect(src.read()).toEqual([]);
+      src.close();
+      await nodeExit(child);
+    } finally {
+      poller.close();
     }
   });
 });

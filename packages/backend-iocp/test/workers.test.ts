@@ -1,5 +1,5 @@
 // One runtime per thread: pollers live in worker threads, and a worker terminated with AFD polls, an overlapped
-// read, a periodic timer and a directory watch still pending is torn down by the environment cleanup hook (cancel, reclaim, stop the thread)
+// read, a periodic timer, a directory watch and a process-exit wait still pending is torn down by the environment cleanup hook (cancel, reclaim, stop the thread)
 // without crashing the process or calling into the dead worker.
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -12,6 +12,13 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The directory of this package's CMake module (`cmake/FdloopAddon.cmake`, providing `fdloop_addon()`), which
+ * {@link buildAddon} passes to CMake as `FDLOOP_NATIVE_BUILD_CMAKE_DIR`.
+ */
+export const CMAKE_MODULE_DIR = fileURLToPath(new URL('../cmake', import.meta.url));
 
 /** The headers {@link buildAddon} requires by default under `include/node`. */
 export const DEFAULT_HEADERS = Object.freeze(['node.h', 'node_api.h', 'uv.h']);
@@ -62,7 +69,8 @@ export function findNodeDir(headers = DEFAULT_HEADERS, name = '<package>') {
 
 /**
  * Configures (if the build directory has not been configured yet) and builds the addon with cmake-js in the
- * Release configuration, incrementally, offline (see {@link findNodeDir}). Prints
+ * Release configuration, incrementally, offline (see {@link findNodeDir}). CMake gets `NODE_ADDON_API_DIR` (resolved
+ * from `packageRoot`) and `FDLOOP_NATIVE_BUILD_CMAKE_DIR` ({@link CMAKE_MODULE_DIR}). Prints
  * `<name>: <why> (Node headers from <dir>)` first.
  * @param {BuildAddonOptions} options
  * @returns {string} the path of the built addon
@@ -106,6 +114,7 @@ export function buildAddon(options) {
       '--parallel',
       String(availableParallelism()),
       `--CDNODE_ADDON_API_DIR=${addonApiDir}`,
+      `--CDFDLOOP_NATIVE_BUILD_CMAKE_DIR=${CMAKE_MODULE_DIR}`,
       ...Object.entries(options.defines ?? {}).map(([key, value]) => `--CD${key}=${value}`),
     ];
     const result = spawnSync(process.execPath, args, {

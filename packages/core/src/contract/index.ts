@@ -111,7 +111,7 @@ export interface Capabilities {
   readonly priority: boolean;
   /** {@link Ready.READ_HANGUP} is reported separately from {@link Ready.HANGUP}. */
   readonly readHangup: boolean;
-  /** Kernel timers as event sources (timerfd, `EVFILT_TIMER`, waitable timers). */
+  /** Kernel timers as event sources (timerfd, `EVFILT_TIMER`, thread-pool timers posting completion packets on Windows). */
   readonly timer: boolean;
   /** Signals as event sources (signalfd, `EVFILT_SIGNAL`). */
   readonly signal: boolean;

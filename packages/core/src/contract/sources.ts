@@ -4,7 +4,7 @@
  *
  * OTHER PACKAGES BUILD ON THIS FILE: backend-epoll implements it with timerfd / signalfd / eventfd / inotify /
  * pidfd, backend-kqueue with `EVFILT_TIMER` / `EVFILT_SIGNAL` / `EVFILT_USER` / `EVFILT_VNODE` / `EVFILT_PROC`,
- * backend-iocp with waitable timers / `PostQueuedCompletionStatus` / `ReadDirectoryChangesW` / process handles,
+ * backend-iocp with thread-pool timers / `PostQueuedCompletionStatus` / `ReadDirectoryChangesW` / process handles,
  * and `@fdloop/mod-fs`'s `watch(path)` is built on {@link Runtime.watchPath}. Change it only by adding optional
  * members; never rename or remove one.
  *
@@ -210,13 +210,23 @@ export interface ProcessExitSourceSpec {
 /**
  * How a process ended. `code` and `signal` are `null` when the backend could learn only *that* it exited (the
  * process is not our child and the kernel offers no status, or another waiter reaped it first).
+ *
+ * **Windows** has no signals: a process always ends with an exit code, also when it was killed
+ * (`TerminateProcess` stores the code the killer chose). So on Windows `signo` is always `null` and `code` is the
+ * exit code `GetExitCodeProcess` reports, an unsigned 32-bit value. A child killed with Node's
+ * `child.kill('SIGTERM')` (likewise `'SIGKILL'`, `'SIGINT'`, `'SIGQUIT'`) reports `code: 1, signo: null`: libuv
+ * terminates it with exit code 1, and Node's own `'exit'` event says `'SIGTERM'` only because Node remembers what
+ * it sent, which fdloop, watching a process id, cannot know and does not invent.
  */
 export interface ProcessExitRecord {
   /** The process id. */
   readonly pid: number;
-  /** The exit code (0–255) when it exited normally, else `null`. */
+  /**
+   * The exit code when it exited normally (0–255 on POSIX; on Windows the full unsigned 32-bit exit code, also
+   * for a killed process), else `null`.
+   */
   readonly code: number | null;
-  /** The number of the signal that killed it, else `null`. */
+  /** The number of the signal that killed it, else `null`. Always `null` on Windows. */
   readonly signo: number | null;
   /** Whether it dumped core (only meaningful with `signo`). */
   readonly coreDumped: boolean;
@@ -504,7 +514,7 @@ export interface PathWatcher extends LoopSource<PathEvent> {
 
 /** How a process ended (see {@link ProcessExitRecord}), plus its signal name. */
 export interface ProcessExitEvent extends ProcessExitRecord {
-  /** The name of the signal that killed it (`'SIGTERM'`), or `null`. */
+  /** The name of the signal that killed it (`'SIGTERM'`), or `null` (always `null` on Windows; see {@link ProcessExitRecord}). */
   readonly signal: string | null;
 }
 
