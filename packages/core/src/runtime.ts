@@ -680,9 +680,8 @@ export class Runtime implements AsyncDisposable {
     onReport: (event: ReadyEvent) => void,
     onCancel: (error: Error) => void,
   ): { watcher: Watcher; handle: SourceHandles[K] } {
-    this.assertOpen(spec.kind);
-    const addSource = this.poller.addSource;
-    if (!this.backend.capabilities[spec.kind] || addSource === undefined) throw new UnsupportedError(this.backend.name, spec.kind);
+    this.requireSource(spec.kind);
+    const addSource = this.poller.addSource as NonNullable<Poller['addSource']>;
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       if (this.slotWatcher.length >= SLOT_SPACE) throw new TooManyWatchersError(SLOT_SPACE);
