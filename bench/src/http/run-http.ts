@@ -67,7 +67,7 @@ export function takeHttpArgs(argv: readonly string[]): { rest: string[]; http: H
   return { rest, http: { enabled: enabled || only, only, reps, seconds, idle, clientRequests } };
 }
 
-const SERVERS = ['fdloop', 'node-http', 'c-epoll'] as const;
+const SERVERS = ['fdloop', 'fdloop-dynamic', 'node-http', 'c-epoll'] as const;
 type ServerName = (typeof SERVERS)[number];
 const CLIENTS = ['fdloop', 'undici', 'undici-fetch', 'node-http'] as const;
 type ClientName = (typeof CLIENTS)[number];
@@ -252,7 +252,14 @@ export async function runHttpBench(options: HttpBenchOptions, log: (s: string) =
     }
     const rps = med(name, (s) => s.rps);
     const cpu = med(name, (s) => s.cpuMicrosPerRequest);
-    const label = name === 'fdloop' ? 'fdloop (@fdloop/mod-http)' : name === 'c-epoll' ? 'C epoll (physical-limit reference)' : 'node:http';
+    const label =
+      name === 'fdloop'
+        ? 'fdloop (@fdloop/mod-http)'
+        : name === 'fdloop-dynamic'
+          ? 'fdloop, body new per request'
+          : name === 'c-epoll'
+            ? 'C epoll (physical-limit reference)'
+            : 'node:http';
     const cRps = servers.includes('c-epoll') ? med('c-epoll', (s) => s.rps) : NaN;
     const cCpu = servers.includes('c-epoll') ? med('c-epoll', (s) => s.cpuMicrosPerRequest) : NaN;
     rows.push(

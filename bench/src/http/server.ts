@@ -1,6 +1,6 @@
 /**
  * P3 server process: a hello-world HTTP server of one contender, kept as small as each framework allows.
- * Usage: node server.js fdloop|node-http  → prints "LISTENING <port>", serves until killed.
+ * Usage: node server.js fdloop|fdloop-dynamic|node-http  → prints "LISTENING <port>", serves until killed.
  */
 
 import * as http from 'node:http';
@@ -16,6 +16,17 @@ if (contender === 'fdloop') {
   const server = createServer(rt, { host: '127.0.0.1', port: 0, keepAliveTimeout: 60_000 }, (_req, res) => {
     res.header('content-type', 'text/plain');
     res.end(BODY);
+  });
+  console.log(`LISTENING ${server.port}`);
+} else if (contender === 'fdloop-dynamic') {
+  // The same server with a body that differs on every request, so the response memo (a repeated text response is
+  // sent again as the same bytes) never applies: the cost of building every response.
+  const rt = createRuntime({ backend: epoll() });
+  let n = 0;
+  const server = createServer(rt, { host: '127.0.0.1', port: 0, keepAliveTimeout: 60_000 }, (_req, res) => {
+    res.header('content-type', 'text/plain');
+    n = (n + 1) % 1_000_000;
+    res.end(`Hello ${n}`);
   });
   console.log(`LISTENING ${server.port}`);
 } else if (contender === 'node-http') {

@@ -4,6 +4,10 @@
 
 namespace fdloop_iocp {
 
+// ERROR_HANDLES_CLOSED (676), which mingw-w64's winerror.h lacks: what Wine completes an overlapped serial read
+// with when its handle is closed (STATUS_HANDLES_CLOSED); Windows says ERROR_OPERATION_ABORTED. Both: ECANCELED.
+constexpr DWORD kErrorHandlesClosed = 676;
+
 // X(win32 or WSA code, Node's E* name). Chosen to agree with libuv's uv_translate_sys_error, so a code produced
 // here reads the same as one Node itself would report for the same failure.
 #define FDLOOP_WIN_ERROR_MAP(X)                      \
@@ -37,6 +41,7 @@ namespace fdloop_iocp {
   X(WAIT_TIMEOUT, "ETIMEDOUT")                       \
   X(ERROR_DIRECTORY, "ENOTDIR")                      \
   X(ERROR_OPERATION_ABORTED, "ECANCELED")            \
+  X(kErrorHandlesClosed, "ECANCELED")                \
   X(ERROR_NOACCESS, "EFAULT")                        \
   X(ERROR_INVALID_FLAGS, "EBADF")                    \
   X(ERROR_NOT_FOUND, "ENOENT")                       \
@@ -52,6 +57,10 @@ namespace fdloop_iocp {
   X(WSAEMFILE, "EMFILE")                             \
   X(WSAEWOULDBLOCK, "EAGAIN")                        \
   X(WSAEALREADY, "EALREADY")                         \
+  X(WSAENAMETOOLONG, "ENAMETOOLONG")                 \
+  X(WSAENOPROTOOPT, "ENOPROTOOPT")                   \
+  X(WSAEPROTOTYPE, "EPROTOTYPE")                     \
+  X(WSAEDESTADDRREQ, "EDESTADDRREQ")                 \
   X(WSAENOTSOCK, "ENOTSOCK")                         \
   X(WSAEMSGSIZE, "EMSGSIZE")                         \
   X(WSAEPROTONOSUPPORT, "EPROTONOSUPPORT")           \

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "errors.h"
+#include "registry.h"
 
 namespace fdloop_iocp {
 namespace {
@@ -14,6 +15,7 @@ namespace {
 constexpr int32_t kInterestReadable = 1;
 constexpr int32_t kInterestWritable = 2;
 constexpr int32_t kInterestPriority = 4;
+constexpr int32_t kInterestEdge = 8;
 constexpr int32_t kInterestOneshot = 16;
 
 // Ready bits of the contract.
@@ -73,6 +75,13 @@ struct SockState {
   bool disarmed;      // ONESHOT delivered; waits for reregister
   bool resubmit;      // the pending poll was cancelled to change its events: submit again when it returns
   bool queued;        // in Core::rearm
+  // Edge emulation (Interest.EDGE). AFD reports conditions, not arrivals, so after a report the direction that
+  // fired is left out of the next poll until a backend I/O function sees WSAEWOULDBLOCK on the socket in that
+  // direction (NoteWouldBlock) or reregister is called. A fresh AFD poll reports the condition if it still holds,
+  // so data that arrives between the would-block and the new poll is never lost.
+  bool edge_read;     // READABLE/PRIORITY bits are in the poll
+  bool edge_write;    // WRITABLE is in the poll
+  ULONG edge_spent;   // AFD_POLL_ABORT / CONNECT_FAIL already reported (they stay set): not polled again
   NTSTATUS failure;   // a submit that failed after the fact, reported as Ready.ERROR through a posted packet
 };
 
@@ -95,6 +104,9 @@ struct DirWatch {
   bool removed;   // remove() or close(): freed when the kernel hands the read back
   bool dead;      // the directory went away (or the read failed): reported once, never re-issued
   bool overflow;  // the kernel's buffer overflowed: some changes were lost
+  // A watched file: its directory is watched (ReadDirectoryChangesW takes directories only) and only records of
+  // this name are kept, as the pseudo-actions kDirSelf* below. Empty for a directory watch.
+  std::u16string file_name;
   std::vector<std::pair<uint32_t, std::u16string>> queue;
   alignas(8) uint8_t buffer[64 * 1024];
 };
@@ -105,6 +117,17 @@ constexpr DWORD kDirFilter = FILE_NOTIFY_CHANGE_FILE_NAME | FILE_NOTIFY_CHANGE_D
 
 // Pseudo-actions for the queue, beyond FILE_ACTION_* (1..5).
 constexpr uint32_t kDirActionGone = 100;
+// Of a watched file: changed (content, size, attributes or times: Windows says FILE_ACTION_MODIFIED for all);
+// deleted (or replaced by another file renamed onto its name); renamed away. After the last two the watch ends.
+constexpr uint32_t kDirSelfModified = 101;
+constexpr uint32_t kDirSelfDeleted = 102;
+constexpr uint32_t kDirSelfMoved = 103;
+
+bool SameName(const std::u16string& a, const wchar_t* b, size_t b_length) {
+  // NTFS names compare case-insensitively (ordinal, upper-cased), as the file system itself does.
+  return CompareStringOrdinal(reinterpret_cast<const wchar_t*>(a.data()), static_cast<int>(a.size()), b,
+                              static_cast<int>(b_length), TRUE) == CSTR_EQUAL;
+}
 
 DWORD IssueDirRead(DirWatch* w) {
   std::memset(&w->op.ov, 0, sizeof(w->op.ov));
@@ -125,7 +148,22 @@ void ParseDirChanges(DirWatch* w, DWORD bytes) {
     const FILE_NOTIFY_INFORMATION* info = reinterpret_cast<const FILE_NOTIFY_INFORMATION*>(w->buffer + offset);
     if (offset + header + info->FileNameLength > bytes) break;
     const char16_t* name = reinterpret_cast<const char16_t*>(info->FileName);
-    w->queue.emplace_back(info->Action, std::u16string(name, info->FileNameLength / sizeof(wchar_t)));
+    const size_t length = info->FileNameLength / sizeof(wchar_t);
+    if (w->file_name.empty()) {
+      w->queue.emplace_back(info->Action, std::u16string(name, length));
+    } else if (SameName(w->file_name, info->FileName, length)) {
+      if (info->Action == FILE_ACTION_MODIFIED) {
+        w->queue.emplace_back(kDirSelfModified, std::u16string());
+      } else if (info->Action == FILE_ACTION_REMOVED || info->Action == FILE_ACTION_RENAMED_NEW_NAME) {
+        w->queue.emplace_back(kDirSelfDeleted, std::u16string());
+        w->dead = true;  // the file is gone: no more reads (the name may be reused by another file)
+        return;
+      } else if (info->Action == FILE_ACTION_RENAMED_OLD_NAME) {
+        w->queue.emplace_back(kDirSelfMoved, std::u16string());
+        w->dead = true;
+        return;
+      }
+    }
     if (info->NextEntryOffset == 0) break;
     offset += info->NextEntryOffset;
   }
@@ -182,6 +220,29 @@ ULONG MaskFor(int32_t interest) {
   if (interest & kInterestWritable) mask |= kAfdPollSend;
   if (interest & kInterestPriority) mask |= kAfdPollReceiveExpedited;
   return mask;
+}
+
+constexpr ULONG kAfdReadBits = kAfdPollReceive | kAfdPollAccept | kAfdPollDisconnect | kAfdPollReceiveExpedited;
+constexpr ULONG kAfdTerminalBits = kAfdPollAbort | kAfdPollConnectFail;
+
+// The events of the next poll: the interest's, narrowed by the edge state for an EDGE registration.
+ULONG DesiredMask(const SockState* s) {
+  ULONG mask = MaskFor(s->interest);
+  if (!(s->interest & kInterestEdge)) return mask;
+  if (!s->edge_read) mask &= ~kAfdReadBits;
+  if (!s->edge_write) mask &= ~kAfdPollSend;
+  return mask & ~s->edge_spent;
+}
+
+// After an EDGE report of `events`: the directions that fired wait for a would-block (or reregister).
+void EdgeReported(SockState* s, ULONG events) {
+  if (events & kAfdReadBits) s->edge_read = false;
+  if (events & kAfdPollSend) s->edge_write = false;
+  if (events & kAfdTerminalBits) {
+    s->edge_spent |= events & kAfdTerminalBits;
+    s->edge_read = false;
+    s->edge_write = false;
+  }
 }
 
 int32_t Translate(ULONG events, int32_t interest) {
@@ -250,6 +311,7 @@ struct Core {
   volatile LONG stopping = 0;
 
   // JS thread only.
+  Registry* registry = nullptr;  // this environment's list of pollers (NoteWouldBlock)
   std::unordered_map<SOCKET, SockState*> sockets;
   std::unordered_set<SockState*> orphans;  // deregistered, poll still owned by the kernel
   std::vector<AfdGroup*> groups;
@@ -274,7 +336,7 @@ DWORD SubmitPoll(Core* c, SockState* s) {
   s->info.number_of_handles = 1;
   s->info.exclusive = FALSE;
   s->info.handles[0].handle = reinterpret_cast<HANDLE>(s->base);
-  s->info.handles[0].events = MaskFor(s->interest);
+  s->info.handles[0].events = DesiredMask(s);
   s->info.handles[0].status = 0;
   NTSTATUS status = NtDeviceIoControlFile(s->group->afd, nullptr, nullptr, &s->op.ov,
                                           reinterpret_cast<PIO_STATUS_BLOCK>(&s->op.ov), kIoctlAfdPoll, &s->info,
@@ -371,7 +433,9 @@ int Retire(Core* c, const OVERLAPPED_ENTRY& entry, double* batch) {
     if (batch == nullptr) return 0;  // close() frees what is left in c->io afterwards
     c->io.erase(TokenKey(io->token));
     double result;
-    if (status >= 0) {
+    if (status >= 0 || (status == kStatusCancelled && entry.dwNumberOfBytesTransferred > 0)) {
+      // A cancelled operation that had already moved bytes (a serial or pipe read with part of its data) reports
+      // them: the bytes are in the buffer, and ECANCELED would lose them.
       result = static_cast<double>(entry.dwNumberOfBytesTransferred);
     } else {
       DWORD error = NtStatusToWin32(status);
@@ -452,6 +516,7 @@ int Retire(Core* c, const OVERLAPPED_ENTRY& entry, double* batch) {
       return 0;
     }
     flags = Translate(events, s->interest);
+    if (flags != 0 && (s->interest & kInterestEdge)) EdgeReported(s, events);
   }
   if (flags == 0) {
     if (!s->dead) Queue(c, s);
@@ -463,7 +528,8 @@ int Retire(Core* c, const OVERLAPPED_ENTRY& entry, double* batch) {
     s->disarmed = true;
   } else if (!s->dead) {
     // Level-triggered emulation: AFD polls are one-shot; polling again at once reports the socket again while
-    // the condition holds.
+    // the condition holds. An EDGE registration is polled again too, but without the directions that fired
+    // (DesiredMask), so only what has not been reported yet (or a would-block re-armed) can wake it.
     Queue(c, s);
   }
   return 1;
@@ -567,6 +633,11 @@ void CloseCore(Core* c, bool from_hook) {
   if (c->closed) return;
   c->closed = true;
   napi_env env = c->env;
+  if (c->registry != nullptr) {
+    c->registry->cores.erase(c);
+    ReleaseRegistry(c->registry);
+    c->registry = nullptr;
+  }
 
   // 0. Timers first: once CloseTimer returns, no thread-pool callback can post to the port.
   for (auto& it : c->timers) CloseTimer(it.second);
@@ -654,7 +725,7 @@ void CloseCore(Core* c, bool from_hook) {
 
 }  // namespace
 
-Napi::Function Poller::Define(Napi::Env env) {
+Napi::Function Poller::Define(Napi::Env env, Registry* registry) {
   return DefineClass(env, "Poller",
                      {
                          InstanceMethod<&Poller::Add>("add"),
@@ -679,7 +750,8 @@ Napi::Function Poller::Define(Napi::Env env) {
                          InstanceMethod<&Poller::Ref>("ref"),
                          InstanceMethod<&Poller::Unref>("unref"),
                          InstanceMethod<&Poller::Close>("close"),
-                     });
+                     },
+                     registry);
 }
 
 namespace {
@@ -761,6 +833,11 @@ Poller::Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Poller>(info) 
   }
   // Registered after the thread-safe function, so it runs before Node's own teardown of that function.
   c->hook_added = napi_add_env_cleanup_hook(env, CleanupHook, c) == napi_ok;
+  c->registry = static_cast<Registry*>(info.Data());
+  if (c->registry != nullptr) {
+    c->registry->refs++;
+    c->registry->cores.insert(c);
+  }
   c->owner = this;
   core_ = c;
 }
@@ -799,6 +876,8 @@ Napi::Value Poller::Add(const Napi::CallbackInfo& info) {
   s->group = group;
   s->token = token;
   s->interest = interest;
+  s->edge_read = true;
+  s->edge_write = true;
   error = SubmitPoll(c, s);
   if (error != 0) {
     FreeState(s);
@@ -821,10 +900,14 @@ Napi::Value Poller::Mod(const Napi::CallbackInfo& info) {
   s->token = info[1].As<Napi::Number>().DoubleValue();
   s->interest = info[2].As<Napi::Number>().Int32Value();
   s->disarmed = false;
+  // reregister re-arms an EDGE registration in every direction, as epoll_ctl(EPOLL_CTL_MOD) does.
+  s->edge_read = true;
+  s->edge_write = true;
+  s->edge_spent = 0;
   if (s->op.pending) {
     // A pending poll for the same events keeps going (its report will carry the new token); otherwise it is
     // cancelled and submitted again when the kernel returns it.
-    if (s->mask != MaskFor(s->interest) && !s->resubmit) {
+    if (s->mask != DesiredMask(s) && !s->resubmit) {
       s->resubmit = true;
       CancelIoEx(s->group->afd, &s->op.ov);
     }
@@ -1025,8 +1108,8 @@ Napi::Value Poller::TimerSet(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, gen);
 }
 
-// dirAdd(path, recursive, token) -> a watch id (> 0) or minus an error code. Only directories: a file gives
-// ERROR_DIRECTORY (ENOTDIR).
+// dirAdd(path, recursive, token) -> a watch id (> 0) or minus an error code. A directory is watched itself
+// (recursively if asked); a file through its directory, keeping only records of its name (never recursive).
 Napi::Value Poller::DirAdd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Core* c = core_;
@@ -1037,7 +1120,25 @@ Napi::Value Poller::DirAdd(const Napi::CallbackInfo& info) {
   const wchar_t* wpath = reinterpret_cast<const wchar_t*>(path.c_str());
   DWORD attributes = GetFileAttributesW(wpath);
   if (attributes == INVALID_FILE_ATTRIBUTES) return Napi::Number::New(env, -static_cast<double>(GetLastError()));
-  if (!(attributes & FILE_ATTRIBUTE_DIRECTORY)) return Napi::Number::New(env, -static_cast<double>(ERROR_DIRECTORY));
+  std::u16string file_name;
+  std::wstring parent;
+  if (!(attributes & FILE_ATTRIBUTE_DIRECTORY)) {
+    // A file: split its full path into the directory to watch and the name to keep.
+    DWORD size = GetFullPathNameW(wpath, 0, nullptr, nullptr);
+    if (size == 0) return Napi::Number::New(env, -static_cast<double>(GetLastError()));
+    std::wstring full(size, L'\0');
+    wchar_t* name_part = nullptr;
+    size = GetFullPathNameW(wpath, size, &full[0], &name_part);
+    if (size == 0 || name_part == nullptr || *name_part == L'\0') {
+      return Napi::Number::New(env, -static_cast<double>(size == 0 ? GetLastError() : ERROR_INVALID_NAME));
+    }
+    full.resize(size);
+    size_t cut = static_cast<size_t>(name_part - full.data());
+    file_name.assign(reinterpret_cast<const char16_t*>(name_part), full.size() - cut);
+    parent = full.substr(0, cut);
+    wpath = parent.c_str();
+    recursive = false;
+  }
   HANDLE dir = CreateFileW(wpath, FILE_LIST_DIRECTORY, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
                            OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OVERLAPPED, nullptr);
   if (dir == INVALID_HANDLE_VALUE) return Napi::Number::New(env, -static_cast<double>(GetLastError()));
@@ -1052,6 +1153,7 @@ Napi::Value Poller::DirAdd(const Napi::CallbackInfo& info) {
   w->token = token;
   w->id = c->next_dir_id++;
   w->recursive = recursive;
+  w->file_name = std::move(file_name);
   DWORD error = IssueDirRead(w);
   if (error != 0) {
     CloseHandle(dir);
@@ -1085,7 +1187,8 @@ Napi::Value Poller::DirRemove(const Napi::CallbackInfo& info) {
 
 // dirTake(token) -> [id, action, name, id, action, name, …]: every queued change of the set's watches, in
 // order per watch. Action: FILE_ACTION_* (1 added, 2 removed, 3 modified, 4 renamed from, 5 renamed to),
-// 0 for an overflow, 100 when the watched directory itself went away.
+// 0 for an overflow, 100 when the watched directory itself went away; for a watched file 101 changed,
+// 102 deleted (or replaced), 103 renamed away (name '').
 Napi::Value Poller::DirTake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
@@ -1190,6 +1293,37 @@ void Poller::Ref(const Napi::CallbackInfo& info) {
 
 void Poller::Unref(const Napi::CallbackInfo& info) {
   if (core_ != nullptr) napi_unref_threadsafe_function(info.Env(), core_->tsfn);
+}
+
+void NoteWouldBlock(Registry* registry, SOCKET sock, int direction) {
+  if (registry == nullptr) return;
+  for (Core* c : registry->cores) {
+    if (c->closed) continue;
+    auto it = c->sockets.find(sock);
+    if (it == c->sockets.end()) continue;
+    SockState* s = it->second;
+    if (!(s->interest & kInterestEdge) || s->dead || s->deleted) continue;
+    bool changed = false;
+    if ((direction & kBlockedRead) && !s->edge_read) {
+      s->edge_read = true;
+      changed = true;
+    }
+    if ((direction & kBlockedWrite) && !s->edge_write) {
+      s->edge_write = true;
+      changed = true;
+    }
+    // A fired ONESHOT stays disarmed (reregister re-arms it); a poll queued for re-submission picks up the mask.
+    if (!changed || s->disarmed || s->queued) continue;
+    if (s->op.pending) {
+      // The pending poll lacks the re-armed direction: cancel it and submit the new mask when it comes back.
+      if (s->mask != DesiredMask(s) && !s->resubmit) {
+        s->resubmit = true;
+        CancelIoEx(s->group->afd, &s->op.ov);
+      }
+    } else {
+      SubmitOrReport(c, s);
+    }
+  }
 }
 
 void Poller::Close(const Napi::CallbackInfo&) {

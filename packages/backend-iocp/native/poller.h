@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "registry.h"
 #include "win.h"
 
 namespace fdloop_iocp {
@@ -20,7 +21,8 @@ struct Core;
  */
 class Poller : public Napi::ObjectWrap<Poller> {
  public:
-  static Napi::Function Define(Napi::Env env);
+  /** The constructor; `registry` (the environment's poller list) is its callback data. */
+  static Napi::Function Define(Napi::Env env, Registry* registry);
   explicit Poller(const Napi::CallbackInfo& info);
   ~Poller() override;
 

@@ -1,5 +1,6 @@
 #include "sys.h"
 
+#include <cstring>
 #include <string>
 
 #include "errors.h"
@@ -55,11 +56,18 @@ Napi::Value TcpListen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, SocketValue(s));
 }
 
+// A failed socket call: -error, after telling the pollers of a would-block (the edge re-arm signal).
+Napi::Number SocketFail(const Napi::CallbackInfo& info, SOCKET sock, int direction) {
+  int error = WSAGetLastError();
+  if (error == WSAEWOULDBLOCK) NoteWouldBlock(static_cast<Registry*>(info.Data()), sock, direction);
+  return Fail(info.Env(), static_cast<DWORD>(error));
+}
+
 // tcpAccept(listener) -> socket (non-blocking) or -error (-WSAEWOULDBLOCK when none is waiting)
 Napi::Value TcpAccept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SOCKET s = accept(ArgSocket(info[0]), nullptr, nullptr);
-  if (s == INVALID_SOCKET) return WsaFail(env);
+  if (s == INVALID_SOCKET) return SocketFail(info, ArgSocket(info[0]), kBlockedRead);
   if (SetNonBlocking(s) != 0) {
     int error = WSAGetLastError();
     closesocket(s);
@@ -138,7 +146,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::TypedArray a = info[1].As<Napi::TypedArray>();
   char* data = static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset() + info[2].As<Napi::Number>().Uint32Value();
   int n = send(ArgSocket(info[0]), data, info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value());
-  if (n == SOCKET_ERROR) return WsaFail(env);
+  if (n == SOCKET_ERROR) return SocketFail(info, ArgSocket(info[0]), kBlockedWrite);
   return Napi::Number::New(env, n);
 }
 
@@ -147,7 +155,7 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   Napi::TypedArray a = info[1].As<Napi::TypedArray>();
   char* data = static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset() + info[2].As<Napi::Number>().Uint32Value();
   int n = recv(ArgSocket(info[0]), data, info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value());
-  if (n == SOCKET_ERROR) return WsaFail(env);
+  if (n == SOCKET_ERROR) return SocketFail(info, ArgSocket(info[0]), kBlockedRead);
   return Napi::Number::New(env, n);
 }
 
@@ -214,6 +222,96 @@ Napi::Value OpenFile(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(reinterpret_cast<intptr_t>(h)));
 }
 
+// openSerial(path) -> an overlapped handle to a communications device, or -error. Exclusive (share mode 0), as
+// Windows requires for COM ports; no configuration here (setCommState/setCommTimeouts do that).
+Napi::Value OpenSerial(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::u16string path = info[0].As<Napi::String>().Utf16Value();
+  HANDLE h = CreateFileW(reinterpret_cast<const wchar_t*>(path.c_str()), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
+                         OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+  if (h == INVALID_HANDLE_VALUE) return Fail(env, GetLastError());
+  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<intptr_t>(h)));
+}
+
+// setCommState(handle, baudRate) -> 0 or -error: raw 8N1 at `baudRate`, binary, no parity check, no flow control
+// of any kind (no CTS/DSR output flow, no XON/XOFF), DTR and RTS left on, errors do not abort I/O.
+Napi::Value SetCommStateJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HANDLE h = ArgHandle(info[0]);
+  DCB dcb;
+  std::memset(&dcb, 0, sizeof(dcb));
+  dcb.DCBlength = sizeof(dcb);
+  if (!GetCommState(h, &dcb)) return Fail(env, GetLastError());
+  dcb.BaudRate = info[1].As<Napi::Number>().Uint32Value();
+  dcb.ByteSize = 8;
+  dcb.Parity = NOPARITY;
+  dcb.StopBits = ONESTOPBIT;
+  dcb.fBinary = TRUE;
+  dcb.fParity = FALSE;
+  dcb.fOutxCtsFlow = FALSE;
+  dcb.fOutxDsrFlow = FALSE;
+  dcb.fDtrControl = DTR_CONTROL_ENABLE;
+  dcb.fDsrSensitivity = FALSE;
+  dcb.fOutX = FALSE;
+  dcb.fInX = FALSE;
+  dcb.fErrorChar = FALSE;
+  dcb.fNull = FALSE;
+  dcb.fRtsControl = RTS_CONTROL_ENABLE;
+  dcb.fAbortOnError = FALSE;
+  if (!SetCommState(h, &dcb)) return Fail(env, GetLastError());
+  return Napi::Number::New(env, 0);
+}
+
+// getCommState(handle, out: Float64Array(4)) -> 0 or -error: out = [BaudRate, ByteSize, Parity, StopBits].
+Napi::Value GetCommStateJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+  DCB dcb;
+  std::memset(&dcb, 0, sizeof(dcb));
+  dcb.DCBlength = sizeof(dcb);
+  if (!GetCommState(ArgHandle(info[0]), &dcb)) return Fail(env, GetLastError());
+  out[0] = dcb.BaudRate;
+  out[1] = dcb.ByteSize;
+  out[2] = dcb.Parity;
+  out[3] = dcb.StopBits;
+  return Napi::Number::New(env, 0);
+}
+
+// setCommTimeouts(handle, readInterval, readMultiplier, readConstant, writeMultiplier, writeConstant) -> 0 or -error
+Napi::Value SetCommTimeoutsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  COMMTIMEOUTS t;
+  t.ReadIntervalTimeout = info[1].As<Napi::Number>().Uint32Value();
+  t.ReadTotalTimeoutMultiplier = info[2].As<Napi::Number>().Uint32Value();
+  t.ReadTotalTimeoutConstant = info[3].As<Napi::Number>().Uint32Value();
+  t.WriteTotalTimeoutMultiplier = info[4].As<Napi::Number>().Uint32Value();
+  t.WriteTotalTimeoutConstant = info[5].As<Napi::Number>().Uint32Value();
+  if (!SetCommTimeouts(ArgHandle(info[0]), &t)) return Fail(env, GetLastError());
+  return Napi::Number::New(env, 0);
+}
+
+// getCommTimeouts(handle, out: Float64Array(5)) -> 0 or -error, in COMMTIMEOUTS' field order.
+Napi::Value GetCommTimeoutsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+  COMMTIMEOUTS t;
+  if (!GetCommTimeouts(ArgHandle(info[0]), &t)) return Fail(env, GetLastError());
+  out[0] = t.ReadIntervalTimeout;
+  out[1] = t.ReadTotalTimeoutMultiplier;
+  out[2] = t.ReadTotalTimeoutConstant;
+  out[3] = t.WriteTotalTimeoutMultiplier;
+  out[4] = t.WriteTotalTimeoutConstant;
+  return Napi::Number::New(env, 0);
+}
+
+// getCommModemStatus(handle) -> the MS_*_ON bits (CTS 0x10, DSR 0x20, RING 0x40, RLSD 0x80), or -error.
+Napi::Value GetCommModemStatusJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DWORD bits = 0;
+  if (!GetCommModemStatus(ArgHandle(info[0]), &bits)) return Fail(env, GetLastError());
+  return Napi::Number::New(env, bits);
+}
+
 Napi::Value CloseHandleJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CloseHandle(ArgHandle(info[0]))) return Fail(env, GetLastError());
@@ -241,20 +339,26 @@ Napi::Value NtStatusToWin32Js(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-Napi::Object DefineSys(Napi::Env env) {
+Napi::Object DefineSys(Napi::Env env, Registry* registry) {
   Napi::Object sys = Napi::Object::New(env);
   sys.Set("tcpListen", Napi::Function::New(env, TcpListen));
-  sys.Set("tcpAccept", Napi::Function::New(env, TcpAccept));
+  sys.Set("tcpAccept", Napi::Function::New(env, TcpAccept, "tcpAccept", registry));
   sys.Set("tcpConnect", Napi::Function::New(env, TcpConnect));
   sys.Set("socketPair", Napi::Function::New(env, SocketPair));
-  sys.Set("send", Napi::Function::New(env, Send));
-  sys.Set("recv", Napi::Function::New(env, Recv));
+  sys.Set("send", Napi::Function::New(env, Send, "send", registry));
+  sys.Set("recv", Napi::Function::New(env, Recv, "recv", registry));
   sys.Set("closeSocket", Napi::Function::New(env, CloseSocket));
   sys.Set("socketError", Napi::Function::New(env, SocketError));
   sys.Set("localPort", Napi::Function::New(env, LocalPort));
   sys.Set("pipe", Napi::Function::New(env, Pipe));
   sys.Set("openFile", Napi::Function::New(env, OpenFile));
   sys.Set("closeHandle", Napi::Function::New(env, CloseHandleJs));
+  sys.Set("openSerial", Napi::Function::New(env, OpenSerial));
+  sys.Set("setCommState", Napi::Function::New(env, SetCommStateJs));
+  sys.Set("getCommState", Napi::Function::New(env, GetCommStateJs));
+  sys.Set("setCommTimeouts", Napi::Function::New(env, SetCommTimeoutsJs));
+  sys.Set("getCommTimeouts", Napi::Function::New(env, GetCommTimeoutsJs));
+  sys.Set("getCommModemStatus", Napi::Function::New(env, GetCommModemStatusJs));
   sys.Set("errorName", Napi::Function::New(env, ErrorNameJs));
   sys.Set("postToPort", Napi::Function::New(env, PostToPort));
   sys.Set("ntStatusToWin32", Napi::Function::New(env, NtStatusToWin32Js));

@@ -4,9 +4,11 @@
 
 #include <napi.h>
 
+#include "registry.h"
+
 namespace fdloop_iocp {
 
-/** The `sys` object of the addon. */
-Napi::Object DefineSys(Napi::Env env);
+/** The `sys` object of the addon; its socket I/O reports would-blocks to `registry` (edge re-arm). */
+Napi::Object DefineSys(Napi::Env env, Registry* registry);
 
 }  // namespace fdloop_iocp

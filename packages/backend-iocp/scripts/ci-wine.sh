@@ -5,6 +5,7 @@
 # not part of CI.
 #
 #   bash packages/backend-iocp/scripts/ci-wine.sh        # from anywhere; run as root in CI (apt-get)
+#   bash packages/backend-iocp/scripts/ci-wine.sh serial # only test files matching "serial" (vitest filters)
 #
 # Idempotent: installs only missing apt packages, downloads node.exe and the Windows vitest install once into
 # packages/backend-iocp/.work/wine/ (gitignored), builds incrementally, creates the Wine prefix once.
@@ -17,7 +18,7 @@ PKG="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$PKG/../.." && pwd)"
 WORK="$PKG/.work/wine"
 NODE_VERSIONS=(22 20)
-APT_PACKAGES=(wine wine64 g++-mingw-w64-x86-64-posix cmake)
+APT_PACKAGES=(wine wine64 g++-mingw-w64-x86-64-posix cmake socat)
 STEP_TIMEOUT=240      # any one install or build step
 RUN_TIMEOUT=180       # one run of the suite under Wine
 BUDGET=470            # the whole script, in seconds: it refuses to start a run that could overrun 8 minutes
@@ -34,7 +35,9 @@ unset DISPLAY || true
 log() { printf '[ci-wine %3ds] %s\n' "$((SECONDS - START))" "$*"; }
 winpath() { local p="$1"; printf 'Z:%s' "${p//\//\\}"; }
 
+SOCAT_PID=""
 cleanup() {
+  if [ -n "$SOCAT_PID" ]; then kill "$SOCAT_PID" 2>/dev/null || true; fi
   if command -v wineserver >/dev/null 2>&1 && [ -d "$WINEPREFIX" ]; then
     timeout 60 wineserver -k >/dev/null 2>&1 || true
   fi
@@ -79,12 +82,19 @@ if [ ! -f "$VITEST_DIR/node_modules/vitest/package.json" ]; then
     --os=win32 --cpu=x64 "vitest@$VITEST_VERSION")
 fi
 
-# 4. Build: @fdloop/core's dist (imported by the tests), then this package (tsc: a worker test imports dist/;
+# 4. Build: @fdloop/core's dist (imported by the tests), mod-net's and mod-http's, then this package (tsc: a worker test imports dist/;
 #    the native part is the mingw-w64 cross build).
 if [ ! -f "$ROOT/packages/core/dist/testing/index.js" ]; then
   log "building @fdloop/core"
   (cd "$ROOT" && npm run build --silent -w @fdloop/core)
 fi
+# test/net.test.ts runs the portable socket and HTTP modules (pure JS, built on Linux) on this backend.
+for mod in mod-net mod-http; do
+  if [ ! -f "$ROOT/packages/$mod/dist/index.js" ]; then
+    log "building @fdloop/$mod"
+    (cd "$ROOT" && npm run build --silent -w "@fdloop/$mod")
+  fi
+done
 log "building @fdloop/backend-iocp (tsc + mingw-w64 cross build)"
 (cd "$PKG" && timeout "$STEP_TIMEOUT" npm run build --silent)
 [ -f "$PKG/build-mingw/Release/fdloop_iocp.node" ] || { echo "ci-wine: the cross build produced no addon" >&2; exit 1; }
@@ -100,6 +110,27 @@ SHIM="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
 if [ ! -f "$SHIM" ] || [ "$PKG/scripts/wine/bcryptprimitives.c" -nt "$SHIM" ]; then
   x86_64-w64-mingw32-gcc-posix -O2 -shared -s -o "$SHIM" "$PKG/scripts/wine/bcryptprimitives.c" -lbcrypt
 fi
+
+# 6a. A real serial line for test/serial.test.ts: socat joins two pseudo-terminals, and Wine maps a COM port to
+#     whatever tty its prefix's dosdevices/comN symlink names (at start-up Wine's mount manager recreates com1 ->
+#     /dev/ttyS0 here and leaves com9/com10 alone). Bytes written to COM9 come out of COM10 and back.
+SERIAL_DIR="$WORK/serial"
+rm -rf "$SERIAL_DIR" && mkdir -p "$SERIAL_DIR"
+socat -d -d "pty,raw,echo=0,link=$SERIAL_DIR/com9" "pty,raw,echo=0,link=$SERIAL_DIR/com10" >"$SERIAL_DIR/socat.log" 2>&1 &
+SOCAT_PID=$!
+for _ in $(seq 100); do
+  [ -e "$SERIAL_DIR/com9" ] && [ -e "$SERIAL_DIR/com10" ] && break
+  sleep 0.1
+done
+if [ ! -e "$SERIAL_DIR/com9" ] || [ ! -e "$SERIAL_DIR/com10" ]; then
+  cat "$SERIAL_DIR/socat.log" >&2
+  echo "ci-wine: socat made no pty pair for the serial tests" >&2
+  exit 1
+fi
+ln -sfn "$SERIAL_DIR/com9" "$WINEPREFIX/dosdevices/com9"
+ln -sfn "$SERIAL_DIR/com10" "$WINEPREFIX/dosdevices/com10"
+export FDLOOP_IOCP_SERIAL="COM9,COM10" FDLOOP_IOCP_SERIAL_KIND=wine-pty
+log "serial line: COM9 = $(readlink "$SERIAL_DIR/com9"), COM10 = $(readlink "$SERIAL_DIR/com10") (socat pid $SOCAT_PID)"
 
 # 6. The suite, once per node.exe version; output goes to a file (never a host pipe), then printed.
 passed=0
@@ -120,7 +151,7 @@ for v in "${NODE_VERSIONS[@]}"; do
   log "running the suite under Wine with node.exe $v"
   rc=0
   FDLOOP_WINE_VITEST="$(winpath "$VITEST_DIR/node_modules/vitest")" FDLOOP_WINE_JSON="$(winpath "$json")" \
-    timeout "$run_timeout" wine "$WORK/node$v/bin/node.exe" "$(winpath "$PKG/scripts/wine-vitest.mjs")" \
+    timeout "$run_timeout" wine "$WORK/node$v/bin/node.exe" "$(winpath "$PKG/scripts/wine-vitest.mjs")" "$@" \
     >"$out" 2>&1 </dev/null || rc=$?
   # Prefixed, so that only the closing summary below reads as a "Tests …" line to log scrapers (.ci/run sums
   # those lines over every project).

@@ -30,30 +30,43 @@ import {
   NO_CAPABILITIES,
   type Backend,
   type Capabilities,
+  type NetSyscalls,
   type NotifierRemote,
   type PollerOptions,
 } from '@fdloop/core';
 import { winError } from './errors.js';
 import { loadNative } from './native.js';
+import { createNet } from './net.js';
 import { IocpPoller } from './poller.js';
 
 export * as sys from './sys.js';
-export { WOULD_BLOCK, type OpenFileOptions, type TcpListener } from './sys.js';
+export {
+  WOULD_BLOCK,
+  type CommState,
+  type CommTimeouts,
+  type ModemStatus,
+  type OpenFileOptions,
+  type SerialOptions,
+  type TcpListener,
+} from './sys.js';
 export { IocpPoller, MAX_BATCH_SIZE } from './poller.js';
 export { winError, winErrorName, errnoOf } from './errors.js';
 export type { NativePollerStats } from './native.js';
 export type { IocpNotifierRemote } from './sources.js';
 
 /**
- * What the IOCP backend supports: one-shot registrations (an AFD poll is one-shot by nature), `PRIORITY`
- * (TCP urgent data, `AFD_POLL_RECEIVE_EXPEDITED`), a separate read-side hang-up (`AFD_POLL_DISCONNECT`), the
- * completion layer, kernel timers (thread-pool timers), the cross-thread notifier (completion packets) and path
- * watching of directories (`ReadDirectoryChangesW`) and process exit (a wait on a process handle; `signo` is
- * always `null`, `code` is the exit code). Signals are not provided. **Not** edge-triggered: AFD has no "new data arrived" notification, only level conditions,
- * so an honest edge emulation would need to see every read the user makes (see the README).
+ * What the IOCP backend supports: edge-triggered registrations (emulated: after a report, a direction is polled
+ * again once one of this backend's socket functions — {@link sys}'s `recv`/`send`/`tcpAccept` or
+ * {@link IocpBackend.net}'s — has returned would-block on the socket, or after `reregister`; see the README),
+ * one-shot registrations (an AFD poll is one-shot by nature), `PRIORITY` (TCP urgent data,
+ * `AFD_POLL_RECEIVE_EXPEDITED`), a separate read-side hang-up (`AFD_POLL_DISCONNECT`), the completion layer,
+ * kernel timers (thread-pool timers), the cross-thread notifier (completion packets), path watching of
+ * directories (`ReadDirectoryChangesW`) and process exit (a wait on a process handle; `signo` is always `null`,
+ * `code` is the exit code). Signals are not provided.
  */
 export const IOCP_CAPABILITIES: Capabilities = Object.freeze({
   ...NO_CAPABILITIES,
+  edge: true,
   oneshot: true,
   priority: true,
   readHangup: true,
@@ -66,6 +79,11 @@ export const IOCP_CAPABILITIES: Capabilities = Object.freeze({
 
 /** The backend {@link iocp} returns: its pollers are {@link IocpPoller}s, with the completion layer. */
 export interface IocpBackend extends Backend {
+  /**
+   * Winsock system calls for `@fdloop/mod-net` and `@fdloop/mod-http` (TCP over IPv4/IPv6, UDP; see the README
+   * for unix sockets). Errors are minus Node's errno for Windows, as the contract asks.
+   */
+  readonly net: NetSyscalls;
   /** Create a poller bound to the calling thread's event loop. */
   createPoller(options: PollerOptions): IocpPoller;
   /**
@@ -76,6 +94,13 @@ export interface IocpBackend extends Backend {
 }
 
 const MAX_PACKET_VALUE = 0xffffffff;
+
+// One NetSyscalls object per loaded addon (per thread), shared by every backend object of that thread.
+let net: NetSyscalls | undefined;
+function netOf(binding: ReturnType<typeof loadNative>): NetSyscalls {
+  net ??= createNet(binding);
+  return net;
+}
 
 function notifyRemote(remote: NotifierRemote, count: number): void {
   const { port, token, pid } = remote as Partial<Record<'port' | 'token' | 'pid', unknown>>;
@@ -109,10 +134,11 @@ function notifyRemote(remote: NotifierRemote, count: number): void {
  * ```
  */
 export function iocp(): IocpBackend {
-  loadNative();
+  const binding = loadNative();
   return Object.freeze({
     name: 'iocp',
     capabilities: IOCP_CAPABILITIES,
+    net: netOf(binding),
     createPoller(options: PollerOptions): IocpPoller {
       return new IocpPoller(options);
     },

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { NetConstants, NetSyscalls } from '@fdloop/core';
 import { defaultAddonLocations, isAddonSyscallError, loadAddon, type AddonSyscallError } from '@fdloop/native-build';
 
 /** Bookkeeping of a native poller, for tests and diagnostics. */
@@ -56,7 +57,7 @@ export interface NativePoller {
   procExitCode(token: number): number;
   /** Unregister the wait (waits for a running callback) and close the process handle. Returns 0 or ERROR_NOT_FOUND. */
   procClose(token: number): number;
-  /** Watch a directory with ReadDirectoryChangesW, reporting `token`. Returns a watch id (> 0) or minus an error code. */
+  /** Watch a directory (or a file, through its directory) with ReadDirectoryChangesW, reporting `token`. Returns a watch id (> 0) or minus an error code. */
   dirAdd(path: string, recursive: boolean, token: number): number;
   /** Stop watching one directory (its memory is freed when the kernel hands the read back). Returns 0. */
   dirRemove(id: number): number;
@@ -89,6 +90,18 @@ export interface NativeSys {
   pipe(out: Float64Array): number;
   openFile(path: string, write: boolean, create: boolean): number;
   closeHandle(handle: number): number;
+  /** CreateFileW of a communications device: exclusive, overlapped. A handle or minus an error code. */
+  openSerial(path: string): number;
+  /** Raw 8N1 at `baudRate`, no flow control. 0 or minus an error code. */
+  setCommState(handle: number, baudRate: number): number;
+  /** `out = [BaudRate, ByteSize, Parity, StopBits]`. 0 or minus an error code. */
+  getCommState(handle: number, out: Float64Array): number;
+  /** SetCommTimeouts in COMMTIMEOUTS' field order. 0 or minus an error code. */
+  setCommTimeouts(handle: number, readInterval: number, readMultiplier: number, readConstant: number, writeMultiplier: number, writeConstant: number): number;
+  /** GetCommTimeouts into `out` (5 values, COMMTIMEOUTS' field order). 0 or minus an error code. */
+  getCommTimeouts(handle: number, out: Float64Array): number;
+  /** GetCommModemStatus: the MS_*_ON bits, or minus an error code. */
+  getCommModemStatus(handle: number): number;
   /** The E* name of a Win32/WSA error code, from the addon's one table (`'UNKNOWN'` when unmapped). */
   errorName(win32: number): string;
   /** Post a source packet to a port from any thread. Returns 0 or minus an error code. */
@@ -98,10 +111,23 @@ export interface NativeSys {
   readonly constants: { readonly MSG_OOB: number; readonly WSAEWOULDBLOCK: number; readonly WSAENOTCONN: number };
 }
 
+/** Winsock values of the addon's `net` object (EAGAIN/EINPROGRESS are set from Node's numbers in `net.ts`). */
+export interface NativeNetConstants
+  extends Omit<NetConstants, 'EAGAIN' | 'EINPROGRESS'> {
+  readonly WSAEWOULDBLOCK: number;
+  readonly WSAEINPROGRESS: number;
+}
+
+/** The addon's socket calls: {@link NetSyscalls} with results as minus a Win32/WSA code on failure. */
+export interface NativeNet extends Omit<NetSyscalls, 'constants'> {
+  readonly constants: NativeNetConstants;
+}
+
 /** Everything `fdloop_iocp.node` exports. */
 export interface NativeBinding {
   readonly Poller: NativePollerConstructor;
   readonly sys: NativeSys;
+  readonly net: NativeNet;
 }
 
 /** The shape of errors the native constructor throws when a system call fails. */

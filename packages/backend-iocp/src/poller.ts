@@ -31,7 +31,6 @@ export const MAX_BATCH_SIZE = 1 << 20;
 
 // READABLE | WRITABLE | PRIORITY | EDGE | ONESHOT
 const ALL_INTEREST_BITS = 31;
-const EDGE = 8;
 const ERROR_NOT_FOUND = 1168;
 const ERROR_INVALID_HANDLE = 6;
 const ERROR_ALREADY_EXISTS = 183;
@@ -48,10 +47,6 @@ function validateToken(token: unknown): number {
 function validateInterestBits(interest: unknown): number {
   if (typeof interest !== 'number' || !Number.isInteger(interest) || interest < 0 || (interest & ~ALL_INTEREST_BITS) !== 0) {
     throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${String(interest)}`);
-  }
-  if ((interest & EDGE) !== 0) {
-    // The runtime refuses EDGE for this backend (capabilities.edge is false); a direct caller gets the same answer.
-    throw new InvalidArgumentError('interest', 'EDGE is not supported by the iocp backend (AFD polls are level-triggered; see the README)');
   }
   return interest;
 }
@@ -139,11 +134,12 @@ export class IocpPoller implements Poller {
   }
 
   /**
-   * Start an overlapped read of `buffer.length` bytes from `handle` (a file or pipe opened with
-   * `FILE_FLAG_OVERLAPPED`, e.g. by {@link sys.openFile} or {@link sys.pipe}) at `position`. Exactly one
+   * Start an overlapped read of `buffer.length` bytes from `handle` (a file, pipe or serial port opened with
+   * `FILE_FLAG_OVERLAPPED`, e.g. by {@link sys.openFile}, {@link sys.pipe} or {@link sys.openSerial}) at
+   * `position`. Exactly one
    * `(token, result)` pair follows in a later batch, even after {@link IocpPoller.cancel}. The buffer must not be
    * reused until then: the kernel writes into it. If this throws, nothing follows.
-   * @param position the file offset; ignored by pipes. Defaults to `0`.
+   * @param position the file offset; ignored by pipes and serial ports. Defaults to `0`.
    * @throws ErrnoError `EBADF` for a closed handle, `EINVAL` for a handle opened without
    *   `FILE_FLAG_OVERLAPPED` (it would block the thread), `EEXIST` for a token already in flight.
    */
@@ -158,7 +154,8 @@ export class IocpPoller implements Poller {
 
   /**
    * Ask the kernel to cancel the operation of `token` (`CancelIoEx`). Its result still arrives: `ECANCELED`, or
-   * the bytes if it finished first. The buffer and the `OVERLAPPED` stay owned by the kernel until then.
+   * the byte count if it finished first **or had already moved bytes** (a serial or pipe read cancelled with part
+   * of its data in the buffer reports those bytes, so none is lost). The buffer and the `OVERLAPPED` stay owned by the kernel until then.
    * @returns `true` if an operation was in flight, `false` if `token` names none (already delivered).
    */
   cancel(token: number): boolean {
@@ -181,7 +178,7 @@ export class IocpPoller implements Poller {
    * Create an event source reporting `token` (the contract's `SourcePoller.addSource`): `'timer'` (a thread-pool
    * timer; clocks `'monotonic'` and `'realtime'`), `'notifier'` (a counter fed by completion packets, from
    * this thread or, through its remote description, from any thread of the process) and `'pathWatch'`
-   * (`ReadDirectoryChangesW`, directories only, natively recursive) and `'processExit'` (a one-shot wait on a
+   * (`ReadDirectoryChangesW`; directories natively recursive, a file through its directory) and `'processExit'` (a one-shot wait on a
    * process handle; the record's `code` is the exit code, `signo` is always `null`).
    * @throws UnsupportedError for other kinds and for the `'boottime'` clock.
    * @throws ErrnoError `ESRCH` for a process id that names no process.

@@ -222,13 +222,24 @@ export function checkTimerSpec(spec: TimerSourceSpec): void {
 // FILE_ACTION_* values, plus the addon's pseudo-actions (see DirTake in native/poller.cc).
 const DIR_OVERFLOW = 0;
 const DIR_GONE = 100;
+const FILE_CHANGED = 101;
+const FILE_DELETED = 102;
+const FILE_MOVED = 103;
 const FILE_ACTIONS: Record<number, PathRecordKind> = { 1: 'create', 2: 'delete', 3: 'modify', 4: 'movedFrom', 5: 'movedTo' };
 
 /**
  * A path-watch set: one overlapped `ReadDirectoryChangesW` per watched directory, re-issued as soon as it
  * completes. Recursion is the kernel's (`bWatchSubtree`), so names can be relative paths below the directory.
- * Windows pairs a rename as two consecutive records (old name, new name); they get one cookie here. Directories
- * only: watching a file throws `ENOTDIR`.
+ * Windows pairs a rename as two consecutive records (old name, new name); they get one cookie here.
+ *
+ * A **file** is watched through its directory (never recursively), keeping only records of its name, reported
+ * on the watched path itself as inotify reports a watched file: `modify` (Windows says "modified" for content,
+ * size, attribute and time changes alike, so there is no separate `attrib`), `deleteSelf` when it is deleted or
+ * another file is renamed onto its name, `moveSelf` when it is renamed away — the last two followed by `ignored`:
+ * the watch ends (it follows the name, and Windows cannot follow the file to its new name).
+ *
+ * `isDirectory` is `false` for entries of a watched directory: `ReadDirectoryChangesW` does not say (its
+ * extended form, `ReadDirectoryChangesExW`, does, but Wine 8 lacks it, so it could not be tested here).
  */
 export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
   readonly nativeRecursive = true;
@@ -279,10 +290,14 @@ export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
       const name = flat[i + 2] as string;
       if (action === DIR_OVERFLOW) {
         records.push({ kind: 'overflow', watch: -1, cookie: 0, isDirectory: false });
-      } else if (action === DIR_GONE) {
-        this.#ids.delete(watch);
-        records.push({ kind: 'deleteSelf', watch, cookie: 0, isDirectory: true });
-        records.push({ kind: 'ignored', watch, cookie: 0, isDirectory: true });
+      } else if (action === DIR_GONE || action === FILE_DELETED || action === FILE_MOVED) {
+        // The watch has ended (no read is pending any more): free its handle now, not at close.
+        if (this.#ids.delete(watch)) this.native.dirRemove(watch);
+        const isDirectory = action === DIR_GONE;
+        records.push({ kind: action === FILE_MOVED ? 'moveSelf' : 'deleteSelf', watch, cookie: 0, isDirectory });
+        records.push({ kind: 'ignored', watch, cookie: 0, isDirectory });
+      } else if (action === FILE_CHANGED) {
+        records.push({ kind: 'modify', watch, cookie: 0, isDirectory: false });
       } else {
         const kind = FILE_ACTIONS[action];
         if (kind === undefined) continue;

@@ -1,11 +1,14 @@
 // Event sources on IOCP beyond the conformance suite: a notifier triggered from another thread through its
-// remote description, a timer still armed when its poller closes, process exit (real child processes), and the
-// kinds this backend refuses.
+// remote description, a timer still armed when its poller closes, process exit (real child processes), watching a
+// single file, and the kinds this backend refuses.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { CancelledError, ErrnoError, createRuntime, type NotifierEvent, type ProcessExitEvent } from '@fdloop/core';
+import { CancelledError, ErrnoError, createRuntime, type NotifierEvent, type PathEvent, type PathRecord, type ProcessExitEvent } from '@fdloop/core';
 import { iocp } from '../src/index.js';
 import { recordingPoller, settle, waitFor } from './helpers.js';
 
@@ -72,17 +75,102 @@ describe('timer', () => {
 });
 
 describe('refused sources', () => {
-  it("'boottime' timers, watching a file and signals are refused with typed errors", async () => {
+  it("'boottime' timers and signals are refused with typed errors, a missing path with ENOENT", async () => {
     const rt = createRuntime({ backend: iocp() });
     try {
       const unsupported = expect.objectContaining({ code: 'ERR_FDLOOP_UNSUPPORTED' });
       expect(() => rt.timer({ clock: 'boottime', delay: 1 })).toThrowError(unsupported);
-      // ReadDirectoryChangesW watches directories only.
-      expect(() => rt.watchPath(fileURLToPath(import.meta.url))).toThrowError(expect.objectContaining({ code: 'ENOTDIR' }));
+      const missing = join(dirname(fileURLToPath(import.meta.url)), 'no-such-file.txt');
+      expect(() => rt.watchPath(missing)).toThrowError(expect.objectContaining({ code: 'ENOENT', path: missing }));
       expect(() => rt.signal('SIGINT')).toThrowError(unsupported);
       expect(rt.pendingCount).toBe(0);
     } finally {
       await rt.close();
+    }
+  });
+});
+
+describe('pathWatch of a single file', () => {
+  it('reports modify on the file itself, ignores its neighbours, and ends with deleteSelf', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-file-'));
+    const file = join(dir, 'watched.txt');
+    const other = join(dir, 'other.txt');
+    writeFileSync(file, 'a');
+    const rt = createRuntime({ backend: iocp() });
+    const seen: PathEvent[] = [];
+    try {
+      const w = rt.watchPath(file, (ev) => seen.push(ev));
+      writeFileSync(other, 'neighbour'); // same directory, another name: filtered out
+      appendFileSync(file, 'b');
+      await waitFor(() => seen.some((e) => e.kind === 'modify'), 'a modify event');
+      unlinkSync(other);
+      unlinkSync(file);
+      await waitFor(() => seen.some((e) => e.kind === 'deleteSelf'), 'deleteSelf');
+      for (const e of seen) {
+        expect(e.path).toBe(file);
+        expect(e.isDirectory).toBe(false);
+        expect(['modify', 'deleteSelf']).toContain(e.kind);
+      }
+      expect(seen[seen.length - 1]?.kind).toBe('deleteSelf');
+      // The watch ended with the file: a new file of the same name is not reported.
+      const count = seen.length;
+      writeFileSync(file, 'new');
+      await settle();
+      expect(seen.length).toBe(count);
+      w.close();
+    } finally {
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports moveSelf when the file is renamed away, and nothing for what happens to it afterwards', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-file-'));
+    const file = join(dir, 'Watched.TXT');
+    writeFileSync(file, 'a');
+    const rt = createRuntime({ backend: iocp() });
+    const seen: PathEvent[] = [];
+    try {
+      // Another spelling of the same name: Windows names compare case-insensitively.
+      const w = rt.watchPath(join(dir, 'watched.txt'), (ev) => seen.push(ev));
+      renameSync(file, join(dir, 'moved.txt'));
+      await waitFor(() => seen.some((e) => e.kind === 'moveSelf'), 'moveSelf');
+      appendFileSync(join(dir, 'moved.txt'), 'b');
+      await settle();
+      expect(seen.map((e) => e.kind)).toEqual(['moveSelf']);
+      w.close();
+    } finally {
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('poller level: a file watch records on the watched path itself (no name), then deleteSelf and ignored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-file-'));
+    const file = join(dir, 'f.bin');
+    writeFileSync(file, 'x');
+    const { poller, rec } = recordingPoller();
+    try {
+      const set = poller.addSource<'pathWatch'>({ kind: 'pathWatch' }, 77);
+      const id = set.add(file, { followSymlinks: true, recursive: true });
+      const records: PathRecord[] = [];
+      appendFileSync(file, 'y');
+      unlinkSync(file);
+      await waitFor(() => {
+        if (rec.pairs.length > 0) records.push(...set.read());
+        return records.some((r) => r.kind === 'ignored');
+      }, 'deleteSelf and ignored');
+      const kinds = records.map((r) => r.kind);
+      expect(kinds.slice(-2)).toEqual(['deleteSelf', 'ignored']);
+      for (const r of records) {
+        expect(r.watch).toBe(id);
+        expect(r.name).toBeUndefined();
+      }
+      set.remove(id); // already ended: ignored, as the contract asks
+      set.close();
+    } finally {
+      poller.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

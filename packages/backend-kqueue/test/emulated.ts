@@ -2,7 +2,9 @@
 // against the kqueue emulation in test/emulation (build/emulated, built by test/global-setup.ts), and names say
 // "emulated". The descriptors are real: pipes, socketpairs and TCP on 127.0.0.1, created with this package's `sys`
 // helpers over the POSIX code it shares with @fdloop/backend-epoll.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '@fdloop/core';
 import { createKqueueBackend, type BackendOptions } from '../src/backend.js';
@@ -89,4 +91,15 @@ export function priorityPair(): { fd: number; client: number; trigger(): void; c
     for (const fd of opened) sys.close(fd);
     throw err;
   }
+}
+
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+
+/** Assert, from /proc, that a descriptor is non-blocking and close-on-exec (what every fallback must give). */
+export function expectNonBlockingCloexec(fd: number): void {
+  const match = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  const flags = Number.parseInt(match?.[1] ?? '0', 8);
+  expect(flags & O_NONBLOCK).toBe(O_NONBLOCK);
+  expect(flags & O_CLOEXEC).toBe(O_CLOEXEC);
 }

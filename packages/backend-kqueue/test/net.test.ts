@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createRuntime, type NetSyscalls, type SocketAddressInfo } from '@fdloop/core';
 import { netModule } from '@fdloop/mod-net';
 import { describe, expect, it } from 'vitest';
-import { emulatedBinding, emulatedKqueue, pause } from './emulated.js';
+import { emulatedBinding, emulatedKqueue, expectNonBlockingCloexec, pause } from './emulated.js';
 
 const E = constants.errno;
 
@@ -52,6 +52,9 @@ describe('Backend.net (emulated kqueue build)', () => {
     expect([0, -E.EINPROGRESS]).toContain(net.connect(s, c.AF_INET, '127.0.0.1', local.port));
     const a = retry(() => net.accept(l));
     expect(a).toBeGreaterThan(0);
+    // This build has FDLOOP_FORCE_PORTABLE: socket() and accept() took the socket + fcntl / accept + fcntl paths of
+    // macOS, and still hand out non-blocking, close-on-exec descriptors (checked in /proc).
+    for (const fd of [l, s, a]) expectNonBlockingCloexec(fd);
     const info = new Int32Array(3);
     expect(net.describe(l, info)).toBe(0);
     expect([...info]).toEqual([c.AF_INET, c.SOCK_STREAM, 1]);

@@ -3,11 +3,10 @@
 // posix_openpt with O_CLOEXEC) is off, so these tests run the fallbacks a real macOS/FreeBSD build uses (pipe +
 // fcntl, socket + fcntl, accept + fcntl, the pty slave opened by name, eventfd -ENOSYS), on real descriptors.
 // The flags are checked in /proc, so a fallback that forgot O_NONBLOCK or FD_CLOEXEC fails here.
-import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { ErrnoError, InvalidArgumentError, UnsupportedError } from '@fdloop/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { emulatedBinding, emulatedSys as sys } from './emulated.js';
+import { emulatedBinding, emulatedSys as sys, expectNonBlockingCloexec } from './emulated.js';
 
 const fds: number[] = [];
 
@@ -44,16 +43,6 @@ function expectErrno(fn: () => unknown, code: string, syscall: string, fd?: numb
   const error = caught(fn);
   expect(error).toBeInstanceOf(ErrnoError);
   expect(error).toMatchObject({ code, errno: errnoOf(code), syscall, ...(fd === undefined ? {} : { fd }) });
-}
-
-const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
-
-function expectNonBlockingCloexec(fd: number): void {
-  const match = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-  const flags = Number.parseInt(match?.[1] ?? '0', 8);
-  expect(flags & O_NONBLOCK).toBe(O_NONBLOCK);
-  expect(flags & O_CLOEXEC).toBe(O_CLOEXEC);
 }
 
 async function retry<T>(attempt: () => T | -1): Promise<T> {

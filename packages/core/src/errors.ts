@@ -348,6 +348,20 @@ defineCode(LibraryError, ErrorCode.LIBRARY);
 
 const ERRNO_BRAND = Symbol.for('fdloop.error.errno');
 
+/** What else an {@link ErrnoError} can say about the failed call. */
+export interface ErrnoDetail {
+  /** The path involved (shown quoted in the message). */
+  readonly path?: string;
+  /** The descriptor involved. */
+  readonly fd?: number;
+  /** The network address involved (shown as `address:port` in the message, like Node's socket errors). */
+  readonly address?: string;
+  /** The port, with `address` (`0` or absent for unix sockets). */
+  readonly port?: number;
+  /** A sentence appended after a colon. */
+  readonly message?: string;
+}
+
 /**
  * A failed system call, shaped like Node's own errors: `code` is the errno name (`'EBADF'`), `errno` the
  * negative number as libuv reports it (`-9`), `syscall` the call that failed, and the message reads
@@ -364,11 +378,17 @@ export class ErrnoError extends Error {
   readonly path?: string;
   /** The descriptor involved, when there is one. */
   readonly fd?: number;
+  /** The network address involved (an IP literal or a unix socket path), as in Node's `connect`/`bind` errors. */
+  readonly address?: string;
+  /** The port involved, with {@link ErrnoError.address}, when it is an IP address. */
+  readonly port?: number;
 
-  constructor(errno: number, syscall: string, detail?: { path?: string; fd?: number; message?: string }) {
+  constructor(errno: number, syscall: string, detail?: ErrnoDetail) {
     const negative = errno > 0 ? -errno : errno;
     const code = systemErrorName(negative);
-    const where = detail?.path !== undefined ? ` '${detail.path}'` : detail?.fd !== undefined ? ` (fd ${detail.fd})` : '';
+    // Node's shapes: "open ENOENT 'x'", "connect ECONNREFUSED 127.0.0.1:80"; ours adds "(fd N)" for descriptors.
+    const endpoint = detail?.address !== undefined ? ` ${detail.address}${detail.port !== undefined && detail.port > 0 ? `:${detail.port}` : ''}` : '';
+    const where = detail?.path !== undefined ? ` '${detail.path}'` : endpoint !== '' ? endpoint : detail?.fd !== undefined ? ` (fd ${detail.fd})` : '';
     super(`${syscall} ${code}${where}${detail?.message ? `: ${detail.message}` : ''}`);
     this.name = 'ErrnoError';
     this.code = code;
@@ -376,6 +396,8 @@ export class ErrnoError extends Error {
     this.syscall = syscall;
     if (detail?.path !== undefined) this.path = detail.path;
     if (detail?.fd !== undefined) this.fd = detail.fd;
+    if (detail?.address !== undefined) this.address = detail.address;
+    if (detail?.address !== undefined && detail.port !== undefined && detail.port > 0) this.port = detail.port;
     Object.defineProperty(this, ERRNO_BRAND, { value: true, enumerable: false });
   }
 
@@ -403,6 +425,6 @@ function systemErrorName(negativeErrno: number): string {
  * if (rc < 0) throw errnoError(rc, 'epoll_ctl', { fd });
  * ```
  */
-export function errnoError(errno: number, syscall: string, detail?: { path?: string; fd?: number; message?: string }): ErrnoError {
+export function errnoError(errno: number, syscall: string, detail?: ErrnoDetail): ErrnoError {
   return new ErrnoError(errno, syscall, detail);
 }

@@ -18,7 +18,8 @@ import { performance } from 'node:perf_hooks';
 // Module state is per thread: every worker_thread loads its own copy of this module.
 let threadName: string = isMainThread ? 'main' : `worker-${threadId}`;
 let tickNumber = 0;
-const origin = performance.now();
+/** This thread's trace clock origin on its own `performance.now()` scale (see {@link adoptTraceOrigin}). */
+let origin = performance.now();
 
 /**
  * The name tracing uses for the calling thread: `'main'` on the main thread, `'worker-<threadId>'` in a worker
@@ -91,6 +92,24 @@ export function resolveWriter(output: TraceOptions['output']): TraceWriter {
   if (typeof output === 'function') return output;
   const fd = output === 'stdout' ? 1 : 2;
   return (line) => writeAll(fd, `${line}\n`);
+}
+
+/**
+ * When this thread's trace clock started, in ms since the epoch: what {@link adoptTraceOrigin} takes in another
+ * thread.
+ * @internal
+ */
+export function traceOriginEpoch(): number {
+  return performance.timeOrigin + origin;
+}
+
+/**
+ * Count trace and {@link print} times on this thread from `epochMs` (another thread's
+ * {@link traceOriginEpoch}), so a pool worker's lines read on the clock of the thread that started it.
+ * @internal
+ */
+export function adoptTraceOrigin(epochMs: number): void {
+  origin = epochMs - performance.timeOrigin;
 }
 
 /**

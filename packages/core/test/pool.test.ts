@@ -6,6 +6,8 @@ import {
   PoolTaskLoadError,
   PoolWorkerExitedError,
   createThreadPool,
+  print,
+  setPrintOutput,
   taskKind,
   type ThreadPool,
 } from '../src/index.js';
@@ -203,5 +205,23 @@ describe('thread pool', () => {
     const p = pool({ size: 1 });
     await expect(p.run({ url: FIXTURE.href, exportName: 'echo', label: 'x', id: 1 } as never, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(p.run(k('echo'), 1, { affinity: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('pool workers print on the clock of the thread that started them', () => {
+  it("print() in a task counts from the owner's start, not from the worker's", async () => {
+    const ms = (line: string): number => Number.parseFloat(line);
+    let mainLine = '';
+    setPrintOutput((l) => (mainLine = l));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      print('before');
+    } finally {
+      setPrintOutput('stdout');
+    }
+    const p = pool({ size: 1 }); // its worker starts now, 300 ms after this thread's clock started
+    const workerLine = await p.run(k<string, string>('printed'), 'from the pool');
+    expect(workerLine).toMatch(/^\s*[\d.]+ms pool-1\s*\| t\d+\s*\| from the pool$/);
+    expect(ms(workerLine)).toBeGreaterThanOrEqual(ms(mainLine));
   });
 });

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from '@fdloop/core';
+import { InvalidArgumentError, currentTick } from '@fdloop/core';
 
 /** Reason phrases of the status codes a server commonly sends. */
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
@@ -45,9 +45,16 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
 
 let dateSecond = -1;
 let dateValue = '';
+let dateTick = -1;
 
-/** The current `Date` header value, formatted once per second. */
+/**
+ * The current `Date` header value, formatted once per second. The clock is read once per runtime tick (one batch
+ * of events, like nginx's per-iteration time cache): the responses of one batch share one value.
+ */
 export function httpDate(): string {
+  const tick = currentTick();
+  if (tick === dateTick && tick !== 0) return dateValue;
+  dateTick = tick;
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
@@ -75,12 +82,17 @@ export function validateHeaderName(name: unknown): string {
   return name;
 }
 
+// Short values seen valid before ('text/plain', 'no-cache', …): the same few recur on every response.
+const validValues = new Set<string>();
+
 /** Check a header value (visible ASCII, SP, HTAB; numbers are converted). @throws InvalidArgumentError */
 export function validateHeaderValue(name: string, value: unknown): string {
+  if (validValues.has(value as string)) return value as string;
   const v = typeof value === 'number' ? String(value) : value;
   if (typeof v !== 'string' || !VALUE_RE.test(v)) {
     throw new InvalidArgumentError(name, `header value must be visible ASCII without CR or LF, got ${JSON.stringify(value)}`);
   }
+  if (v.length <= 64 && validValues.size < 1024) validValues.add(v);
   return v;
 }
 

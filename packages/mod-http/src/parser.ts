@@ -117,6 +117,56 @@ const latin1: Latin1 =
     ? (buf, start, end) => (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end)
     : (buf, start, end) => buf.toString('latin1', start, end);
 
+// Interned strings for the methods and field names nearly every message carries: matching their bytes in JS is
+// cheaper than slicing a new string out of the buffer (a call into C++) and lower-casing it.
+const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
+const KNOWN_NAMES = [
+  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'connection', 'content-length',
+  'content-type', 'transfer-encoding', 'cookie', 'referer', 'origin', 'authorization', 'cache-control',
+  'upgrade-insecure-requests', 'if-none-match', 'if-modified-since', 'pragma', 'expect', 'upgrade', 'date',
+  'server', 'keep-alive', 'te', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'set-cookie',
+  'content-encoding', 'etag', 'last-modified', 'location', 'vary', 'sec-fetch-mode', 'sec-fetch-site',
+  'sec-fetch-dest', 'sec-fetch-user', 'dnt', 'range', 'trailer',
+];
+
+/** Strings by length, each with its bytes: a lookup compares bytes, lower-casing the input's when `fold`. */
+function internTable(words: readonly string[]): { text: string; bytes: Uint8Array }[][] {
+  const table: { text: string; bytes: Uint8Array }[][] = [];
+  for (const text of words) (table[text.length] ??= []).push({ text, bytes: Buffer.from(text, 'latin1') });
+  return table;
+}
+const METHOD_TABLE = internTable(KNOWN_METHODS);
+const NAME_TABLE = internTable(KNOWN_NAMES);
+
+/** The interned string equal to `data[start, end)` (ASCII letters folded to lower case when `fold`), if any. */
+function interned(table: readonly { text: string; bytes: Uint8Array }[][], data: Buffer, start: number, end: number, fold: boolean): string | undefined {
+  const candidates = table[end - start];
+  if (candidates === undefined) return undefined;
+  next: for (let k = 0; k < candidates.length; k++) {
+    const { text, bytes } = candidates[k] as { text: string; bytes: Uint8Array };
+    for (let j = 0; j < bytes.length; j++) {
+      let c = data[start + j] as number;
+      if (fold && c >= 65 && c <= 90) c += 32;
+      if (c !== bytes[j]) continue next;
+    }
+    return text;
+  }
+  return undefined;
+}
+
+/** Heads shorter than this are searched for their end in JS; longer ones with `Buffer#indexOf` (memmem). */
+const SHORT_SCAN = 256;
+
+/** Offset of the first CR LF CR LF in `data[from, …)`, or -1. */
+function findHeadEnd(data: Buffer, from: number): number {
+  const n = data.length;
+  if (n - from > SHORT_SCAN) return data.indexOf(CRLFCRLF, from);
+  for (let i = from; i + 3 < n; i++) {
+    if (data[i] === CR && data[i + 1] === LF && data[i + 2] === CR && data[i + 3] === LF) return i;
+  }
+  return -1;
+}
+
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_CHUNK_EXT = 4096;
 const MAX_SIZE_DIGITS = 13; // 0xfffffffffffff < 2^53: every accepted size is an exact integer
@@ -220,7 +270,7 @@ export class HttpParser {
           }
           // Bytes before `prefix` were searched and checked by an earlier call: a slowloris client sending one byte
           // at a time must not make every call rescan the whole head.
-          const end = data.indexOf(CRLFCRLF, Math.max(pos, prefix - 3));
+          const end = findHeadEnd(data, Math.max(pos, prefix - 3));
           if (end < 0) {
             this.checkPartialHead(data, pos, Math.max(pos, prefix - 1));
             this.pending = Buffer.from(data.subarray(pos));
@@ -322,7 +372,7 @@ export class HttpParser {
             this.complete(undefined);
             break;
           }
-          const end = data.indexOf(CRLFCRLF, Math.max(pos, prefix - 3));
+          const end = findHeadEnd(data, Math.max(pos, prefix - 3));
           if (end < 0) {
             this.checkPartialHead(data, pos, Math.max(pos, prefix - 1));
             this.pending = Buffer.from(data.subarray(pos));
@@ -386,8 +436,9 @@ export class HttpParser {
       expectContinue: false,
       upgrade: false,
     };
-    const lineEnd = data.indexOf(CR, start);
-    if (lineEnd < 0 || lineEnd >= end || data[lineEnd + 1] !== LF) fail(400, 'malformed start line');
+    let lineEnd = start;
+    while (lineEnd < end && data[lineEnd] !== CR) lineEnd++;
+    if (lineEnd >= end || data[lineEnd + 1] !== LF) fail(400, 'malformed start line');
     if (this.isRequest) this.parseRequestLine(data, start, lineEnd, head);
     else this.parseStatusLine(data, start, lineEnd, head);
     this.parseFields(data, lineEnd + 2, end, head.headers);
@@ -398,7 +449,7 @@ export class HttpParser {
     let i = start;
     while (i < end && TOKEN[data[i] as number] === 1) i++;
     if (i === start || data[i] !== SP) fail(400, 'malformed request line (method)');
-    head.method = latin1(data, start, i);
+    head.method = interned(METHOD_TABLE, data, start, i, false) ?? latin1(data, start, i);
     const t = ++i;
     while (i < end && TARGET[data[i] as number] === 1) i++;
     if (i === t || data[i] !== SP) fail(400, 'malformed request line (target)');
@@ -474,7 +525,7 @@ export class HttpParser {
       if (data[i + 1] !== LF) fail(400, 'bare CR in a header field');
       i += 2;
       if (++count > this.limits.maxHeaderCount) fail(431, 'too many header fields');
-      out.push(latin1(data, nameStart, nameEnd).toLowerCase(), latin1(data, valueStart, valueEnd));
+      out.push(interned(NAME_TABLE, data, nameStart, nameEnd, true) ?? latin1(data, nameStart, nameEnd).toLowerCase(), latin1(data, valueStart, valueEnd));
     }
   }
 

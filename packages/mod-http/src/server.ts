@@ -337,8 +337,9 @@ export class ServerResponse {
   end(body?: BodyInit): void {
     if (this.done) return;
     if (!this.sent) {
-      if (typeof body === 'string') this.sendHead(Buffer.byteLength(body), undefined, body);
-      else {
+      if (typeof body === 'string') {
+        if (!this.replay(body)) this.sendHead(Buffer.byteLength(body), undefined, body);
+      } else {
         const data = body === undefined ? EMPTY : bodyBytes(body);
         this.sendHead(data.byteLength, data);
       }
@@ -394,15 +395,63 @@ export class ServerResponse {
     if (!this.sent && this.active) this.out(CONTINUE);
   }
 
-  private sendHead(length: number, body?: Uint8Array, text?: string): void {
+  /**
+   * Send the bytes of the server's last text response again when every input of {@link ServerResponse.sendHead}
+   * is the same (status, reason, header list, version, keep-alive state, method class, Date second and the body
+   * string): a response is a pure function of those, so the memo never changes what goes out. Strings are
+   * immutable, so comparing them is enough; byte bodies are never memoized (their owner may change them).
+   */
+  private replay(text: string): boolean {
+    const m = this.conn.server.lastResponse;
+    if (
+      m === undefined ||
+      m.text !== text ||
+      m.status !== this.statusCode ||
+      m.message !== this.statusMessage ||
+      m.versionMinor !== this.versionMinor ||
+      m.closeAfter !== this.closeAfter ||
+      m.closing !== this.conn.closing ||
+      m.isHead !== this.isHead ||
+      m.date !== httpDate()
+    ) {
+      return false;
+    }
+    const h = this.headers;
+    const mh = m.headers;
+    if (h.length !== mh.length) return false;
+    for (let k = 0; k < h.length; k++) if (h[k] !== mh[k]) return false;
     this.sent = true;
-    const status = this.statusCode;
-    const noBody = statusHasNoBody(status);
+    this.framing = m.framing;
+    this.remainingLength = m.remainingLength;
+    this.closeAfter = m.closeAfterOut;
+    this.out(m.bytes);
+    return true;
+  }
+
+  /**
+   * The status line and the handler's header lines, with what those headers say about framing. The server keeps
+   * the last one: most handlers send the same status and headers on every response, so the loop over them (and
+   * its strings) runs once, not per response. A pure function of status, reason and header list.
+   */
+  private headPart(status: number, h: readonly string[]): HeadPart {
+    const server = this.conn.server;
+    const last = server.lastHead;
+    if (last !== undefined && last.status === status && last.message === this.statusMessage && last.headers.length === h.length) {
+      const lh = last.headers;
+      let same = true;
+      for (let k = 0; k < h.length; k++) {
+        if (h[k] !== lh[k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return last;
+    }
+    const reason = this.statusMessage === undefined ? (STATUS_TEXT[status] ?? 'Unknown') : validateHeaderValue('statusMessage', this.statusMessage);
+    let prefix = `HTTP/1.1 ${status} ${reason}\r\n`;
     let userLength = -1;
     let userChunked = false;
-    const h = this.headers;
-    const reason = this.statusMessage === undefined ? (STATUS_TEXT[status] ?? 'Unknown') : validateHeaderValue('statusMessage', this.statusMessage);
-    let s = `HTTP/1.1 ${status} ${reason}\r\n`;
+    let connectionClose = false;
     for (let k = 0; k < h.length; k += 2) {
       const name = h[k] as string;
       const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
@@ -415,12 +464,30 @@ export class ServerResponse {
         continue;
       }
       if (lower === 'connection') {
-        if ((h[k + 1] as string).toLowerCase().includes('close')) this.closeAfter = true;
+        if ((h[k + 1] as string).toLowerCase().includes('close')) connectionClose = true;
         continue;
       }
-      s += `${name}: ${h[k + 1]}\r\n`;
+      prefix += `${name}: ${h[k + 1]}\r\n`;
     }
-    s += `Date: ${httpDate()}\r\n`;
+    const part: HeadPart = { status, message: this.statusMessage, headers: h.slice(), prefix, userLength, userChunked, connectionClose };
+    server.lastHead = part;
+    return part;
+  }
+
+  private sendHead(length: number, body?: Uint8Array, text?: string): void {
+    const memo = text !== undefined && text.length <= MEMO_MAX_TEXT;
+    const closeAfterIn = this.closeAfter;
+    this.sent = true;
+    const status = this.statusCode;
+    const noBody = statusHasNoBody(status);
+    const h = this.headers;
+    const part = this.headPart(status, h);
+    const userLength = part.userLength;
+    const userChunked = part.userChunked;
+    if (part.connectionClose) this.closeAfter = true;
+    let s = part.prefix;
+    const date = httpDate();
+    s += `Date: ${date}\r\n`;
     if (noBody) {
       this.framing = Framing.NONE;
     } else if (length >= 0 && userLength < 0 && !userChunked) {
@@ -444,8 +511,26 @@ export class ServerResponse {
     if (text !== undefined && length > 0 && !noBody && !this.isHead) {
       // The head is ASCII (names and values are validated), so head and text body encode as one UTF-8 string:
       // one allocation, one copy, one send.
-      this.out(Buffer.from(s + text));
+      const bytes = Buffer.from(s + text);
+      this.out(bytes);
       if (this.framing === Framing.LENGTH && userLength >= 0) this.remainingLength = Math.max(0, userLength - length);
+      if (memo) {
+        this.conn.server.lastResponse = {
+          text,
+          status,
+          message: this.statusMessage,
+          headers: h.slice(),
+          versionMinor: this.versionMinor,
+          closeAfter: closeAfterIn,
+          closing: this.conn.closing,
+          isHead: this.isHead,
+          date,
+          bytes,
+          framing: this.framing,
+          remainingLength: this.remainingLength,
+          closeAfterOut: this.closeAfter,
+        };
+      }
     } else if (body !== undefined && body.byteLength > 0 && !noBody && !this.isHead) {
       if (body.byteLength <= 1024) {
         // One buffer, one send: head and a small body together.
@@ -489,6 +574,37 @@ export class ServerResponse {
     this.output = undefined;
     if (output !== undefined) for (const data of output) this.out(data);
   }
+}
+
+/** Text bodies up to this length (UTF-16 units) are memoized by {@link ServerResponse}'s `replay`. */
+const MEMO_MAX_TEXT = 16 * 1024;
+
+/** @internal The inputs and the output of the last memoizable response (see `ServerResponse.replay`). */
+interface ResponseMemo {
+  readonly text: string;
+  readonly status: number;
+  readonly message: string | undefined;
+  readonly headers: readonly string[];
+  readonly versionMinor: number;
+  readonly closeAfter: boolean;
+  readonly closing: boolean;
+  readonly isHead: boolean;
+  readonly date: string;
+  readonly bytes: Buffer;
+  readonly framing: Framing;
+  readonly remainingLength: number;
+  readonly closeAfterOut: boolean;
+}
+
+/** @internal The status line and header lines of a response head, and what the headers say (see `headPart`). */
+interface HeadPart {
+  readonly status: number;
+  readonly message: string | undefined;
+  readonly headers: readonly string[];
+  readonly prefix: string;
+  readonly userLength: number;
+  readonly userChunked: boolean;
+  readonly connectionClose: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -798,6 +914,10 @@ export class HttpServer {
   private isClosing = false;
   /** Requests served (dispatched to the handler) so far. */
   requestCount = 0;
+  /** @internal The last memoizable text response (see `ServerResponse.replay`). */
+  lastResponse: ResponseMemo | undefined;
+  /** @internal The last response head's status line and header lines (see `ServerResponse.headPart`). */
+  lastHead: HeadPart | undefined;
   /**
    * @internal A coarse clock (performance.now() at the last sweep) for deadlines: reading the time twice per request
    * showed up in profiles, and a deadline off by at most one sweep period (a quarter of the shortest timeout) is

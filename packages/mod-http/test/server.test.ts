@@ -278,6 +278,100 @@ describe('HTTP/1.1 features', () => {
   });
 });
 
+describe('the response memo (a repeated text response is sent as the same bytes)', () => {
+  /** Split a pipelined stream of responses (each with a Content-Length; `headless` ones carry no body). */
+  function responses(text: string, headless: number): { head: string; body: string }[] {
+    const out: { head: string; body: string }[] = [];
+    let rest = text;
+    while (rest.length > 0) {
+      const end = rest.indexOf('\r\n\r\n');
+      const head = rest.slice(0, end);
+      const length = /content-length: (\d+)/i.exec(head);
+      const n = length === null || out.length === headless ? 0 : Number(length[1]);
+      out.push({ head, body: rest.slice(end + 4, end + 4 + n) });
+      rest = rest.slice(end + 4 + n);
+    }
+    return out;
+  }
+
+  it('every input that shapes a response changes it: status, headers, body, method, version, Connection', async () => {
+    const server = serve((req, res) => {
+      if (req.path === '/teapot') res.status(418);
+      if (req.path === '/header') res.header('x-extra', '1');
+      res.header('content-type', 'text/plain');
+      res.end(req.path === '/other' ? 'Other text' : 'Same text');
+    });
+    const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
+    const { text, closed } = await raw(
+      server.port,
+      get('/') + get('/') + get('/header') + get('/') + get('/teapot') + get('/other') +
+        'HEAD / HTTP/1.1\r\nHost: a\r\n\r\n' + get('/') + 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' +
+        'GET / HTTP/1.0\r\n\r\n',
+    );
+    expect(closed).toBe(true); // the HTTP/1.0 request without keep-alive ends the connection
+    const r = responses(text, 6);
+    expect(r.map((x) => x.head.slice(0, 13))).toEqual([
+      'HTTP/1.1 200 ', 'HTTP/1.1 200 ', 'HTTP/1.1 200 ', 'HTTP/1.1 200 ', 'HTTP/1.1 418 ',
+      'HTTP/1.1 200 ', 'HTTP/1.1 200 ', 'HTTP/1.1 200 ', 'HTTP/1.1 200 ', 'HTTP/1.1 200 ',
+    ]);
+    expect(r.map((x) => x.body)).toEqual(['Same text', 'Same text', 'Same text', 'Same text', 'Same text', 'Other text', '', 'Same text', 'Same text', 'Same text']);
+    expect(r.map((x) => x.head.includes('\r\nx-extra: 1\r\n'))).toEqual([false, false, true, false, false, false, false, false, false, false]);
+    expect(r[6]?.head).toMatch(/\r\nContent-Length: 9(\r\n|$)/); // HEAD: the length of the GET body, no body
+    expect(r[1]?.head).not.toMatch(/Connection/i);
+    expect(r[8]?.head).toMatch(/\r\nConnection: keep-alive(\r\n|$)/i); // HTTP/1.0 asking for keep-alive
+    expect(r[9]?.head).toMatch(/\r\nConnection: close(\r\n|$)/i); // HTTP/1.0 without keep-alive: closed after
+    for (const x of r) expect(x.head).toMatch(/\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
+    await server.close();
+  });
+
+  it('the kept status line and header lines follow the reason phrase and a Connection header set by the handler', async () => {
+    const server = serve((req, res) => {
+      if (req.path === '/reason') res.statusMessage = 'Fine';
+      if (req.path === '/bye') res.header('Connection', 'close');
+      res.header('content-type', 'text/plain');
+      res.end(`${req.path} ${Math.random()}`); // a new body every time: only the head part is reused
+    });
+    const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
+    const { text, closed } = await raw(server.port, get('/') + get('/reason') + get('/') + get('/bye') + get('/never'));
+    expect(closed).toBe(true);
+    const lines = [...text.matchAll(/HTTP\/1\.1 \d{3} [^\r]*/g)].map((m) => m[0]);
+    expect(lines).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 Fine', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    expect(text.match(/\r\nConnection: close\r\n/g)).toHaveLength(1);
+    expect(text).not.toMatch(/never/);
+    await server.close();
+  });
+
+  it('a request with Connection: close gets its close even when the same text was just sent on keep-alive', async () => {
+    const server = serve((_req, res) => res.end('Hello World'));
+    const first = await raw(server.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', (t) => t.endsWith('Hello World'));
+    expect(first.text).not.toMatch(/Connection: close/);
+    const second = await raw(server.port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect(second.closed).toBe(true);
+    expect(second.text).toMatch(/\r\nConnection: close\r\n/);
+    expect(second.text.endsWith('Hello World')).toBe(true);
+    await server.close();
+  });
+});
+
+describe('interned methods and field names', () => {
+  it('known names in any case arrive lower-cased, unknown ones too; methods keep their case', async () => {
+    const seen: { method: string; headers: readonly string[] }[] = [];
+    const server = serve((req, res) => {
+      seen.push({ method: req.method, headers: req.rawHeaders });
+      res.end('ok');
+    });
+    await raw(
+      server.port,
+      'GET / HTTP/1.1\r\nHOST: a\r\nContent-TYPE: text/x\r\nX-Custom-Thing: 1\r\nAccept-Encodinh: z\r\n\r\n' +
+        'get / HTTP/1.1\r\nhost: a\r\n\r\nPROPFIND / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    expect(seen.map((s) => s.method)).toEqual(['GET', 'get', 'PROPFIND']);
+    expect(seen[0]?.headers).toEqual(['host', 'a', 'content-type', 'text/x', 'x-custom-thing', '1', 'accept-encodinh', 'z']);
+    expect(seen[2]?.headers).toEqual(['host', 'a', 'connection', 'close']);
+    await server.close();
+  });
+});
+
 describe('strictness: every malformed request is refused and the server keeps serving', () => {
   it(`answers ${REFUSED.length + LIMIT_CASES.length} malformed requests with the right status and a closed connection`, async () => {
     // The handler reads the body first, so errors inside bodies reach it before it answers.

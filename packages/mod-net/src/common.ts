@@ -5,6 +5,7 @@
  */
 
 import { isIP } from 'node:net';
+import { getSystemErrorMap } from 'node:util';
 import { InvalidArgumentError, UnsupportedError, errnoError, type NetSyscalls, type Runtime } from '@fdloop/core';
 
 /** The net syscalls of a runtime's backend, or an `UnsupportedError` naming the backend. */
@@ -16,9 +17,34 @@ export function netOf(rt: Runtime): NetSyscalls {
   return net;
 }
 
+let errnoByName: Map<string, number> | undefined;
+
+/**
+ * Node's (negative) errno for an error name on this platform (`-107` for `'ENOTCONN'` on Linux, libuv's `-4053`
+ * on Windows): the number a backend's `-errno` result carries, which `os.constants.errno` does not give on Windows.
+ * The first of `names` the platform knows wins (`'EOPNOTSUPP'` is `'ENOTSUP'` in libuv's Windows table).
+ */
+export function errnoOf(...names: string[]): number {
+  if (errnoByName === undefined) {
+    errnoByName = new Map();
+    for (const [errno, [errName]] of getSystemErrorMap()) errnoByName.set(errName, errno);
+  }
+  for (const name of names) {
+    const errno = errnoByName.get(name);
+    if (errno !== undefined) return errno;
+  }
+  throw new Error(`no errno named ${names.join(' or ')} on this platform`);
+}
+
 /** Throws an ErrnoError when `rc` is negative. */
 export function check(rc: number, syscall: string, fd?: number): number {
   if (rc < 0) throw errnoError(rc, syscall, fd === undefined ? undefined : { fd });
+  return rc;
+}
+
+/** Throws an ErrnoError naming the address (`bind EADDRINUSE 127.0.0.1:8080`) when `rc` is negative. */
+export function checkAt(rc: number, syscall: string, fd: number, address: string, port: number): number {
+  if (rc < 0) throw errnoError(rc, syscall, { fd, address, port });
   return rc;
 }
 

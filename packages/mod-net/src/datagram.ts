@@ -5,7 +5,7 @@
  */
 
 import { Interest, InvalidArgumentError, SocketClosedError, errnoError, type NetSyscalls, type Runtime, type SocketAddressInfo, type Watcher } from '@fdloop/core';
-import { check, endpoint, integer, optionalBoolean, stateOf, type NetState } from './common.js';
+import { check, checkAt, endpoint, integer, optionalBoolean, stateOf, type NetState } from './common.js';
 
 /** Called with each datagram received: a copy of its bytes and the sender's address. */
 export type MessageListener = (message: Buffer, from: SocketAddressInfo, socket: DatagramSocket) => void;
@@ -166,12 +166,12 @@ export function openDatagram(runtime: Runtime, net: NetSyscalls, options: Datagr
     if (type === 'unix') {
       if (options.path !== undefined) {
         const ep = endpoint(net, undefined, undefined, options.path, '', 0);
-        check(net.bind(fd, ep.family, ep.address, 0), 'bind', fd);
+        checkAt(net.bind(fd, ep.family, ep.address, 0), 'bind', fd, ep.address, 0);
       }
     } else {
       const ep = endpoint(net, options.host, options.port, undefined, type === 'udp6' ? '::1' : '127.0.0.1', 0);
       if (ep.family !== family) throw new InvalidArgumentError('host', `${ep.address} is not an address of ${type}`);
-      check(net.bind(fd, ep.family, ep.address, ep.port), 'bind', fd);
+      checkAt(net.bind(fd, ep.family, ep.address, ep.port), 'bind', fd, ep.address, ep.port);
     }
     return new DatagramSocket(runtime, net, fd, family, listener, options.maxMessageSize);
   } catch (error) {

@@ -136,7 +136,7 @@ export class NetApi {
     if (rc === 0) return Promise.resolve(done());
     if (rc !== -c.EINPROGRESS && rc !== -c.EAGAIN) {
       net.close(fd);
-      return Promise.reject(errnoError(rc, 'connect', { fd, message: `${ep.address}${ep.port ? `:${ep.port}` : ''}` }));
+      return Promise.reject(errnoError(rc, 'connect', { fd, address: ep.address, port: ep.port }));
     }
     return new Promise<Socket>((resolve, reject) => {
       const controller = new AbortController();
@@ -156,7 +156,7 @@ export class NetApi {
           const err = net.socketError(fd);
           if (err !== 0) {
             net.close(fd);
-            reject(errnoError(err, err < 0 ? 'getsockopt' : 'connect', { fd, message: `${ep.address}${ep.port ? `:${ep.port}` : ''}` }));
+            reject(errnoError(err, err < 0 ? 'getsockopt' : 'connect', { fd, address: ep.address, port: ep.port }));
             return;
           }
           resolve(done());

@@ -5,7 +5,7 @@
  */
 
 import { Interest, errnoError, type NetSyscalls, type Runtime, type SocketAddressInfo, type Watcher } from '@fdloop/core';
-import { check, endpoint, optionalBoolean, optionalInteger, stateOf, type NetState } from './common.js';
+import { check, checkAt, errnoOf, endpoint, optionalBoolean, optionalInteger, stateOf, type NetState } from './common.js';
 import { Socket, type SocketOptions } from './socket.js';
 
 /** Options of `listen()`. Give `path` for a unix socket, else `host` and `port`. */
@@ -185,13 +185,13 @@ export function listenOn(runtime: Runtime, net: NetSyscalls, options: ListenOpti
     if (ep.family !== c.AF_UNIX) {
       if (reuseAddr) check(net.setOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1), 'setsockopt', fd);
       if (reusePort) {
-        if (c.SO_REUSEPORT < 0) throw errnoError(-95, 'setsockopt', { fd, message: 'SO_REUSEPORT is not available here' });
+        if (c.SO_REUSEPORT < 0) throw errnoError(errnoOf('EOPNOTSUPP', 'ENOTSUP'), 'setsockopt', { fd, message: 'SO_REUSEPORT is not available here' });
         check(net.setOption(fd, c.SOL_SOCKET, c.SO_REUSEPORT, 1), 'setsockopt', fd);
       }
       if (ep.family === c.AF_INET6) check(net.setOption(fd, c.IPPROTO_IPV6, c.IPV6_V6ONLY, ipv6Only ? 1 : 0), 'setsockopt', fd);
     }
-    check(net.bind(fd, ep.family, ep.address, ep.port), 'bind', fd);
-    check(net.listen(fd, backlog), 'listen', fd);
+    checkAt(net.bind(fd, ep.family, ep.address, ep.port), 'bind', fd, ep.address, ep.port);
+    checkAt(net.listen(fd, backlog), 'listen', fd, ep.address, ep.port);
     return new Server(runtime, net, fd, listener, options);
   } catch (error) {
     net.close(fd);

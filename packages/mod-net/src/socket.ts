@@ -4,7 +4,6 @@
  * @module
  */
 
-import { constants } from 'node:os';
 import {
   Interest,
   InvalidArgumentError,
@@ -17,7 +16,7 @@ import {
   type SocketAddressInfo,
   type Watcher,
 } from '@fdloop/core';
-import { check, integer, stateOf, type NetState } from './common.js';
+import { check, errnoOf, integer, stateOf, type NetState } from './common.js';
 
 /**
  * Callbacks of a {@link Socket}, set with {@link Socket.handle}. Each is optional. They run on the runtime's
@@ -50,7 +49,8 @@ export interface SocketOptions {
   readonly highWaterMark?: number;
 }
 
-const ENOTCONN = constants.errno.ENOTCONN;
+const ENOTCONN = errnoOf('ENOTCONN');
+const EPIPE = errnoOf('EPIPE');
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
 /**
@@ -366,7 +366,7 @@ export class Socket implements AsyncIterable<Buffer> {
     this.writeEnded = true;
     const rc = this.net.shutdown(this.fd, this.net.constants.SHUT_WR);
     // ENOTCONN: the peer is already gone; the read side reports how.
-    if (rc < 0 && rc !== -ENOTCONN) {
+    if (rc < 0 && rc !== ENOTCONN) {
       this.destroy(errnoError(rc, 'shutdown', { fd: this.fd }));
       return;
     }
@@ -475,7 +475,7 @@ export class Socket implements AsyncIterable<Buffer> {
     if (flags & (1 | 8 | 16 | 32) && this.interest & Interest.READABLE) this.readOnce();
     else if (flags & 32 && !(this.interest & Interest.READABLE)) {
       const err = this.net.socketError(this.fd);
-      this.destroy(errnoError(err > 0 ? err : 32, 'write', { fd: this.fd }));
+      this.destroy(errnoError(err > 0 ? err : EPIPE, 'write', { fd: this.fd }));
     }
   };
 

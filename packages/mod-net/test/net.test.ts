@@ -138,7 +138,24 @@ describe('TCP', () => {
     probe.close();
     const error = await net.connect({ port }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ErrnoError);
-    expect(error).toMatchObject({ code: 'ECONNREFUSED', errno: -111, syscall: 'connect' });
+    expect(error).toMatchObject({ code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: '127.0.0.1', port });
+    // The same fields and message node:net gives for the same refusal.
+    const nodeError = await new Promise<NodeJS.ErrnoException & { address?: string; port?: number }>((resolve) => {
+      nodeNet.connect(port, '127.0.0.1').on('error', resolve);
+    });
+    expect(nodeError).toMatchObject({ code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: '127.0.0.1', port });
+    expect((error as Error).message).toBe(nodeError.message);
+  });
+
+  it('names the address of a port in use, as node:net does', () => {
+    const first = net.listen({ port: 0 }, () => {});
+    try {
+      expect(() => net.listen({ port: first.port }, () => {})).toThrow(
+        expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', address: '127.0.0.1', port: first.port, message: `bind EADDRINUSE 127.0.0.1:${first.port}` }) as Error,
+      );
+    } finally {
+      first.close();
+    }
   });
 
   it('times out and aborts a connect that the kernel leaves pending (full backlog)', async () => {

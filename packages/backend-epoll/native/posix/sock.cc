@@ -19,18 +19,12 @@
 #include <string>
 
 #include "posix/args.h"
+#include "posix/portable.h"
 #include "posix/syscall.h"
 
 namespace fdloop::posix {
 
 namespace {
-
-// MSG_NOSIGNAL is Linux and the BSDs; macOS has only the per-socket SO_NOSIGPIPE (set in PrepareSocket).
-#ifdef MSG_NOSIGNAL
-constexpr int kSendFlags = MSG_NOSIGNAL;
-#else
-constexpr int kSendFlags = 0;
-#endif
 
 // writev batches at most this many buffers per call; the rest wait for the next call (the caller loops).
 #ifdef IOV_MAX
@@ -40,37 +34,6 @@ constexpr size_t kMaxIov = 16;  // POSIX's minimum _XOPEN_IOV_MAX
 #endif
 
 Napi::Value Result(Napi::Env env, int64_t rc) { return Napi::Number::New(env, static_cast<double>(rc)); }
-
-void Discard(int fd) { (void)CloseFd(fd); }
-
-// O_NONBLOCK and FD_CLOEXEC for a descriptor that was created without them (platforms without SOCK_NONBLOCK /
-// accept4, or a socket handed to adopt()). Returns 0 or -errno.
-int MakeNonBlockingCloexec(int fd) {
-  const int flags = Syscall([&] { return fcntl(fd, F_GETFL); });
-  if (flags < 0) return flags;
-  if ((flags & O_NONBLOCK) == 0) {
-    const int rc = Syscall([&] { return fcntl(fd, F_SETFL, flags | O_NONBLOCK); });
-    if (rc < 0) return rc;
-  }
-  const int fdflags = Syscall([&] { return fcntl(fd, F_GETFD); });
-  if (fdflags < 0) return fdflags;
-  if ((fdflags & FD_CLOEXEC) == 0) {
-    const int rc = Syscall([&] { return fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC); });
-    if (rc < 0) return rc;
-  }
-  return 0;
-}
-
-// What every socket we create or accept gets beyond non-blocking + close-on-exec.
-int PrepareSocket(int fd) {
-#if defined(SO_NOSIGPIPE) && !defined(MSG_NOSIGNAL)
-  const int one = 1;
-  return Syscall([&] { return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)); });
-#else
-  (void)fd;
-  return 0;
-#endif
-}
 
 union SocketAddress {
   sockaddr any;
@@ -163,30 +126,15 @@ bool ObjectArg(const Napi::CallbackInfo& info, size_t index, Napi::Object* out) 
   return true;
 }
 
-// socket(family, type) -> fd | -errno. Non-blocking, close-on-exec (atomically where SOCK_NONBLOCK exists).
+// socket(family, type) -> fd | -errno. Non-blocking, close-on-exec (atomically where SOCK_NONBLOCK exists; the
+// fallbacks of posix/portable.h elsewhere and under FDLOOP_FORCE_PORTABLE).
 Napi::Value Socket(const Napi::CallbackInfo& info) {
   int64_t family = 0;
   int64_t type = 0;
   if (!IntegerArg(info, 0, "family", 0, INT_MAX, &family) || !IntegerArg(info, 1, "type", 0, INT_MAX, &type)) {
     return Napi::Value();
   }
-  Napi::Env env = info.Env();
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-  const int fd = Syscall(
-      [&] { return socket(static_cast<int>(family), static_cast<int>(type) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
-  if (fd < 0) return Result(env, fd);
-  int rc = 0;
-#else
-  const int fd = Syscall([&] { return socket(static_cast<int>(family), static_cast<int>(type), 0); });
-  if (fd < 0) return Result(env, fd);
-  int rc = MakeNonBlockingCloexec(fd);
-#endif
-  if (rc == 0) rc = PrepareSocket(fd);
-  if (rc < 0) {
-    Discard(fd);
-    return Result(env, rc);
-  }
-  return Result(env, fd);
+  return Result(info.Env(), NewSocket(static_cast<int>(family), static_cast<int>(type)));
 }
 
 // bind(fd, family, address, port) -> 0 | -errno.
@@ -213,24 +161,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 Napi::Value Accept(const Napi::CallbackInfo& info) {
   int fd = -1;
   if (!FdArg(info, 0, &fd)) return Napi::Value();
-  Napi::Env env = info.Env();
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && (defined(__linux__) || defined(__FreeBSD__) || \
-                                                         defined(__NetBSD__) || defined(__OpenBSD__) || \
-                                                         defined(__DragonFly__))
-  const int client = Syscall([&] { return accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
-  if (client < 0) return Result(env, client);
-  int rc = 0;
-#else
-  const int client = Syscall([&] { return accept(fd, nullptr, nullptr); });
-  if (client < 0) return Result(env, client);
-  int rc = MakeNonBlockingCloexec(client);
-#endif
-  if (rc == 0) rc = PrepareSocket(client);
-  if (rc < 0) {
-    Discard(client);
-    return Result(env, rc);
-  }
-  return Result(env, client);
+  return Result(info.Env(), AcceptSocket(fd));
 }
 
 // connect(fd, family, address, port) -> 0 (connected) | -EINPROGRESS (wait for WRITABLE, then SO_ERROR) | -errno.

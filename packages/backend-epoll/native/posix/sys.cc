@@ -21,68 +21,12 @@
 #endif
 
 #include "posix/args.h"
+#include "posix/portable.h"
 #include "posix/syscall.h"
-
-// Portability. The Linux conveniences below are used where the system has them, and replaced elsewhere (macOS, the
-// BSDs) by the plain POSIX call followed by fcntl(), the way posix/sock.cc does it. The fallbacks are not atomic: a
-// fork+exec on another thread between the two calls could inherit the descriptor (Node itself spawns through
-// libuv, which closes stray descriptors in the child, so this matters only to other native code).
-//
-// FDLOOP_FORCE_PORTABLE (a test-only compile definition; @fdloop/backend-kqueue's emulated Linux build sets it)
-// turns every Linux-only path off, so that the fallbacks are compiled and tested on Linux too.
-#if defined(FDLOOP_FORCE_PORTABLE)
-#define FDLOOP_SYS_PIPE2 0
-#define FDLOOP_SYS_SOCK_FLAGS 0
-#define FDLOOP_SYS_ACCEPT4 0
-#define FDLOOP_SYS_EVENTFD 0
-#define FDLOOP_SYS_PTY_PEER 0
-#define FDLOOP_SYS_OPENPT_FLAGS 0
-#else
-// pipe2 and accept4: Linux, FreeBSD 10+, NetBSD 6+, OpenBSD 5.7+, DragonFly; not macOS.
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
-    defined(__DragonFly__)
-#define FDLOOP_SYS_PIPE2 1
-#else
-#define FDLOOP_SYS_PIPE2 0
-#endif
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-#define FDLOOP_SYS_SOCK_FLAGS 1
-#define FDLOOP_SYS_ACCEPT4 FDLOOP_SYS_PIPE2
-#else
-#define FDLOOP_SYS_SOCK_FLAGS 0
-#define FDLOOP_SYS_ACCEPT4 0
-#endif
-// eventfd is Linux's (FreeBSD 13 has a compatible one, deliberately not used: the kqueue backend has EVFILT_USER).
-#if defined(__linux__)
-#define FDLOOP_SYS_EVENTFD 1
-#else
-#define FDLOOP_SYS_EVENTFD 0
-#endif
-// Opening the slave through the master (Linux 4.13+).
-#if defined(TIOCGPTPEER)
-#define FDLOOP_SYS_PTY_PEER 1
-#else
-#define FDLOOP_SYS_PTY_PEER 0
-#endif
-// posix_openpt with O_CLOEXEC and O_NONBLOCK: glibc passes the flags to open(); POSIX specifies only O_RDWR and
-// O_NOCTTY, and macOS documents nothing else, so other systems get those two and fcntl() for the rest.
-#if defined(__linux__)
-#define FDLOOP_SYS_OPENPT_FLAGS 1
-#else
-#define FDLOOP_SYS_OPENPT_FLAGS 0
-#endif
-#endif
 
 namespace fdloop::posix {
 
 namespace {
-
-// MSG_NOSIGNAL is Linux and the BSDs; macOS has only the per-socket SO_NOSIGPIPE (set in PrepareSocket).
-#ifdef MSG_NOSIGNAL
-constexpr int kSendFlags = MSG_NOSIGNAL;
-#else
-constexpr int kSendFlags = 0;
-#endif
 
 // Every descriptor we create is close-on-exec (a child process must not inherit it by accident) and non-blocking
 // (it is meant to be watched by a poller, and a blocking read would stall the whole event loop).
@@ -92,55 +36,6 @@ Napi::Value Result(Napi::Env env, int64_t rc) { return Napi::Number::New(env, st
 // Closes a descriptor we created while unwinding from a later failure. The close result is ignored on purpose:
 // the failure being reported is the interesting one, and the descriptor is released either way.
 void Discard(int fd) { (void)CloseFd(fd); }
-
-// O_NONBLOCK and FD_CLOEXEC for a descriptor created without them (the fallbacks). Returns 0 or -errno.
-[[maybe_unused]] int MakeNonBlockingCloexec(int fd) {
-  const int flags = Syscall([&] { return fcntl(fd, F_GETFL); });
-  if (flags < 0) return flags;
-  if ((flags & O_NONBLOCK) == 0) {
-    const int rc = Syscall([&] { return fcntl(fd, F_SETFL, flags | O_NONBLOCK); });
-    if (rc < 0) return rc;
-  }
-  const int fdflags = Syscall([&] { return fcntl(fd, F_GETFD); });
-  if (fdflags < 0) return fdflags;
-  if ((fdflags & FD_CLOEXEC) == 0) {
-    const int rc = Syscall([&] { return fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC); });
-    if (rc < 0) return rc;
-  }
-  return 0;
-}
-
-// What every socket we create or accept gets beyond non-blocking + close-on-exec: SO_NOSIGPIPE where send() has
-// no MSG_NOSIGNAL (macOS), so that a closed peer is EPIPE rather than SIGPIPE.
-int PrepareSocket(int fd) {
-#if defined(SO_NOSIGPIPE) && !defined(MSG_NOSIGNAL)
-  const int one = 1;
-  return Syscall([&] { return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)); });
-#else
-  (void)fd;
-  return 0;
-#endif
-}
-
-// A new socket of `family` and `type`, non-blocking and close-on-exec (atomically where SOCK_NONBLOCK exists),
-// prepared by PrepareSocket. Returns the descriptor or -errno.
-int NewSocket(int family, int type) {
-#if FDLOOP_SYS_SOCK_FLAGS
-  const int fd = Syscall([&] { return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); });
-  if (fd < 0) return fd;
-  const int rc = PrepareSocket(fd);
-#else
-  const int fd = Syscall([&] { return socket(family, type, 0); });
-  if (fd < 0) return fd;
-  int rc = MakeNonBlockingCloexec(fd);
-  if (rc == 0) rc = PrepareSocket(fd);
-#endif
-  if (rc < 0) {
-    Discard(fd);
-    return rc;
-  }
-  return fd;
-}
 
 // Finishes a pair of descriptors made without flags (pipe, socketpair fallbacks): both non-blocking and
 // close-on-exec, sockets prepared. Closes both on failure. Returns 0 or -errno.
@@ -404,21 +299,7 @@ Napi::Value TcpListen(const Napi::CallbackInfo& info) {
 Napi::Value TcpAccept(const Napi::CallbackInfo& info) {
   int fd = -1;
   if (!FdArg(info, 0, &fd)) return Napi::Value();
-#if FDLOOP_SYS_ACCEPT4
-  const int client = Syscall([&] { return accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
-  if (client < 0) return Result(info.Env(), client);
-  int rc = PrepareSocket(client);
-#else
-  const int client = Syscall([&] { return accept(fd, nullptr, nullptr); });
-  if (client < 0) return Result(info.Env(), client);
-  int rc = MakeNonBlockingCloexec(client);
-  if (rc == 0) rc = PrepareSocket(client);
-#endif
-  if (rc < 0) {
-    Discard(client);
-    return Result(info.Env(), rc);
-  }
-  return Result(info.Env(), client);
+  return Result(info.Env(), AcceptSocket(fd));
 }
 
 // tcpConnect(host, port) -> fd | -errno. The connection completes asynchronously: wait for WRITABLE, then read

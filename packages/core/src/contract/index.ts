@@ -56,8 +56,14 @@ export const Interest = {
   /** Level-triggered (the default, value `0`): reported on every poll while the condition holds. */
   LEVEL: 0,
   /**
-   * Edge-triggered: reported when the condition changes from not-ready to ready. The watcher must read or
-   * write until `EAGAIN`, or it may never hear of the descriptor again.
+   * Edge-triggered: reported when something new makes the descriptor ready, not again while it merely stays
+   * ready. The backend-agnostic guarantee: after a report, the next one is due only once the watcher has
+   * **drained** that direction — read (or written, or accepted) until the call said would-block (`EAGAIN`) —
+   * and then something new arrives (or room appears). A backend may report more often: epoll reports every
+   * arrival, even unread; kqueue (`EV_CLEAR`) reports whenever more data came since the last report; iocp
+   * re-arms a direction only when one of its own socket functions has returned would-block, or on
+   * {@link Poller.reregister}. So a watcher must read or write until `EAGAIN` after each report, or it may never
+   * hear of the descriptor again — and it must not rely on a report per arrival.
    */
   EDGE: 8,
   /**
@@ -103,7 +109,7 @@ export type ReadyFlags = number;
  * {@link UnsupportedError} naming the backend and the feature, instead of silently degrading.
  */
 export interface Capabilities {
-  /** Edge-triggered registrations ({@link Interest.EDGE}). */
+  /** Edge-triggered registrations ({@link Interest.EDGE}), with at least the drain-then-arrive guarantee it describes. */
   readonly edge: boolean;
   /** One-shot registrations ({@link Interest.ONESHOT}) re-armed by `reregister`. */
   readonly oneshot: boolean;

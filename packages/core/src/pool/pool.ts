@@ -15,8 +15,7 @@ import {
   PoolTaskLoadError,
   PoolWorkerExitedError,
 } from '../errors.js';
-import { performance } from 'node:perf_hooks';
-import { formatLine } from '../trace.js';
+import { traceOriginEpoch } from '../trace.js';
 import { ERROR_CLASSES, type DoneMessage, type RunMessage, type SerializedError } from './protocol.js';
 
 /** Options of {@link createThreadPool} (and of the runtime's pool, {@link RuntimeOptions}). */
@@ -124,14 +123,6 @@ interface PoolWorker {
   exited: boolean;
   /** Whether the worker keeps Node alive (it has, or just had, a task). */
   refd: boolean;
-}
-
-/**
- * When this thread's trace clock started, in ms since the epoch, so pool workers print times on the same clock
- * as the thread that started them (each thread's trace module otherwise counts from its own start).
- */
-function traceOrigin(): number {
-  return performance.timeOrigin + performance.now() - Number.parseFloat(formatLine(''));
 }
 
 let nextKindId = 1;
@@ -431,7 +422,7 @@ export class ThreadPool implements AsyncDisposable {
   private spawn(index: number): PoolWorker {
     const name = `${this.prefix}-${index + 1}`;
     const worker = new Worker(workerScript(), {
-      workerData: { name, trace: this.trace, origin: traceOrigin() },
+      workerData: { name, trace: this.trace, origin: traceOriginEpoch() },
       // Descriptors opened by a task belong to the process, not to the worker: another worker or the main
       // thread may close them, and they must survive the worker (Node would close them when it exits).
       trackUnmanagedFds: false,

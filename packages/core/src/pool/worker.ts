@@ -4,10 +4,9 @@
  * @internal
  */
 
-import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PoolTaskLoadError } from '../errors.js';
-import { beginTick, formatLine, resolveWriter, setThreadName } from '../trace.js';
+import { adoptTraceOrigin, beginTick, formatLine, resolveWriter, setThreadName } from '../trace.js';
 import { serializeError, type DoneMessage, type RunMessage, type ToWorker } from './protocol.js';
 import type { TaskContext, TaskFunction } from './task.js';
 import type { Transferable } from 'node:worker_threads';
@@ -21,12 +20,9 @@ interface WorkerInit {
 
 const init = workerData as WorkerInit;
 setThreadName(init.name);
-const writer = init.trace === undefined ? undefined : resolveWriter(init.trace);
-/** Trace lines with the elapsed time on the clock of the thread that owns the pool. */
-const traceWriter =
-  writer === undefined
-    ? undefined
-    : (line: string): void => writer(line.replace(/^\s*[\d.]+ms/, `${(performance.timeOrigin + performance.now() - init.origin).toFixed(1).padStart(8)}ms`));
+// Trace lines and print() from tasks read on the clock of the thread that owns the pool.
+adoptTraceOrigin(init.origin);
+const traceWriter = init.trace === undefined ? undefined : resolveWriter(init.trace);
 const port = parentPort;
 if (port === null) throw new Error('the fdloop pool worker must run in a worker thread');
 

@@ -1,0 +1,415 @@
+// Backend.net on Winsock, and the portable modules on top of it: @fdloop/mod-net (TCP over IPv4/IPv6, half-close,
+// UDP, unix stream sockets where Winsock has them) and @fdloop/mod-http (server and client, chunked bodies), all
+// on a runtime with the iocp backend, over 127.0.0.1 / ::1 — plus node:net / node:http as independent peers.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as nodeNet from 'node:net';
+import { tmpdir } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, ErrnoError, errnoError, Interest, type NetSyscalls, type Runtime } from '@fdloop/core';
+import { netModule, Server, type NetApi, type Socket } from '@fdloop/mod-net';
+import { createServer, HttpClient } from '@fdloop/mod-http';
+import { iocp, sys } from '../src/index.js';
+
+let rt: Runtime;
+let net: NetApi;
+let raw: NetSyscalls;
+let dir: string;
+
+beforeEach(() => {
+  const backend = iocp();
+  raw = backend.net;
+  rt = createRuntime({ backend });
+  net = rt.use(netModule);
+  dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-net-'));
+});
+
+afterEach(async () => {
+  await rt.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function collect(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    socket.handle({
+      data: (chunk) => parts.push(Buffer.from(chunk)),
+      close: (error) => (error ? reject(error) : resolve(Buffer.concat(parts))),
+    });
+  });
+}
+
+describe('Backend.net (Winsock, raw results)', () => {
+  it('returns -EAGAIN / -EINPROGRESS as Node numbers them, and errors that read as Node errors', () => {
+    const c = raw.constants;
+    expect(c.SO_REUSEPORT).toBe(-1);
+    expect(c.IOV_MAX).toBeGreaterThanOrEqual(16);
+    expect(errnoError(-c.EAGAIN, 'read').code).toBe('EAGAIN');
+    // libuv has no EINPROGRESS: the C runtime's number, distinct from every errno Node knows on Windows.
+    expect(c.EINPROGRESS).toBeGreaterThan(0);
+    expect(Object.keys(Object.fromEntries(getSystemErrorMap())).map(Number)).not.toContain(-c.EINPROGRESS);
+
+    const listener = raw.socket(c.AF_INET, c.SOCK_STREAM);
+    expect(listener).toBeGreaterThan(0);
+    expect(raw.bind(listener, c.AF_INET, '127.0.0.1', 0)).toBe(0);
+    expect(raw.listen(listener, 8)).toBe(0);
+    expect(raw.accept(listener)).toBe(-c.EAGAIN); // nobody is connecting: would block
+    const addr = { family: '', address: '', port: 0 };
+    expect(raw.localAddress(listener, addr)).toBe(0);
+    expect(addr.family).toBe('IPv4');
+    const info = new Int32Array(3);
+    expect(raw.describe(listener, info)).toBe(0);
+    expect([...info]).toEqual([c.AF_INET, c.SOCK_STREAM, 1]);
+
+    const client = raw.socket(c.AF_INET, c.SOCK_STREAM);
+    const rc = raw.connect(client, c.AF_INET, '127.0.0.1', addr.port);
+    expect(rc === 0 || rc === -c.EINPROGRESS).toBe(true);
+    expect(raw.read(client, Buffer.alloc(8), 0, 8)).toBeLessThan(0); // not connected yet, or connected and empty
+
+    // A bad address literal, a port in use, a closed socket: typed errors with Node's codes.
+    const other = raw.socket(c.AF_INET, c.SOCK_STREAM);
+    expect(errnoError(raw.bind(other, c.AF_INET, 'not-an-ip', 0), 'bind').code).toBe('EINVAL');
+    expect(errnoError(raw.bind(other, c.AF_INET, '127.0.0.1', addr.port), 'bind').code).toBe('EADDRINUSE');
+    expect(raw.close(other)).toBe(0);
+    const closed = errnoError(raw.send(other, Buffer.from('x'), 0, 1), 'send');
+    expect(closed).toBeInstanceOf(ErrnoError);
+    expect(closed.code).toBe('ENOTSOCK'); // Winsock's answer for a closed SOCKET value
+    raw.close(client);
+    raw.close(listener);
+  });
+
+  it('sets integer options; one the stack lacks fails with a typed error, never silently', () => {
+    const c = raw.constants;
+    const fd = raw.socket(c.AF_INET, c.SOCK_STREAM);
+    try {
+      const out = new Int32Array(1);
+      expect(raw.setOption(fd, c.IPPROTO_TCP, c.TCP_NODELAY, 1)).toBe(0);
+      expect(raw.getOption(fd, c.IPPROTO_TCP, c.TCP_NODELAY, out)).toBe(0);
+      expect(out[0]).toBe(1);
+      expect(raw.setOption(fd, c.SOL_SOCKET, c.SO_KEEPALIVE, 1)).toBe(0);
+      expect(raw.getOption(fd, c.SOL_SOCKET, c.SO_KEEPALIVE, out)).toBe(0);
+      expect(out[0]).toBe(1);
+      // TCP_KEEPIDLE: Windows 10 1709+ has it; Wine 8 answers WSAENOPROTOOPT.
+      const rc = raw.setOption(fd, c.IPPROTO_TCP, c.TCP_KEEPIDLE, 30);
+      if (rc !== 0) expect(errnoError(rc, 'setsockopt').code).toBe('ENOPROTOOPT');
+      // SO_REUSEADDR is accepted without setting Windows' port-stealing option (see src/net.ts).
+      expect(raw.setOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1)).toBe(0);
+      expect(raw.getOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR, out)).toBe(0);
+      expect(out[0]).toBe(0);
+    } finally {
+      raw.close(fd);
+    }
+  });
+
+  it('writev sends several buffers in one WSASend, from an offset into the first', async () => {
+    const c = raw.constants;
+    const [a, b] = sys.socketPair();
+    try {
+      const n = raw.writev(a, [Buffer.from('xxhe'), Buffer.from('llo '), Buffer.alloc(0), Buffer.from('world')], 0, 2);
+      expect(n).toBe(11);
+      const buf = Buffer.alloc(64);
+      let got = '';
+      while (got.length < 11) {
+        await rt.readable(b);
+        const m = raw.read(b, buf, 0, buf.length);
+        if (m > 0) got += buf.toString('utf8', 0, m);
+        else expect(m).toBe(-c.EAGAIN);
+      }
+      expect(got).toBe('hello world');
+    } finally {
+      sys.closeSocket(a);
+      sys.closeSocket(b);
+    }
+  });
+
+  it('UDP: sendTo/recvFrom with the sender in Node shape; a datagram longer than the buffer is truncated', async () => {
+    const c = raw.constants;
+    const a = raw.socket(c.AF_INET, c.SOCK_DGRAM);
+    const b = raw.socket(c.AF_INET, c.SOCK_DGRAM);
+    try {
+      expect(raw.bind(a, c.AF_INET, '127.0.0.1', 0)).toBe(0);
+      expect(raw.bind(b, c.AF_INET, '127.0.0.1', 0)).toBe(0);
+      const addrA = { family: '', address: '', port: 0 };
+      const addrB = { family: '', address: '', port: 0 };
+      raw.localAddress(a, addrA);
+      raw.localAddress(b, addrB);
+      const from = { family: '', address: '', port: 0 };
+      const buf = Buffer.alloc(4);
+      expect(raw.recvFrom(a, buf, 0, 4, from)).toBe(-c.EAGAIN);
+      expect(raw.sendTo(b, Buffer.from('truncated'), 0, 9, c.AF_INET, '127.0.0.1', addrA.port)).toBe(9);
+      await rt.readable(a);
+      expect(raw.recvFrom(a, buf, 0, 4, from)).toBe(4);
+      expect(buf.toString()).toBe('trun');
+      expect(from).toEqual({ family: 'IPv4', address: '127.0.0.1', port: addrB.port });
+      expect(raw.recvFrom(a, buf, 0, 4, from)).toBe(-c.EAGAIN); // the rest of that datagram is gone
+    } finally {
+      raw.close(a);
+      raw.close(b);
+    }
+  });
+
+  it('its would-block re-arms an EDGE watcher (net.read, not only sys.recv)', async () => {
+    const c = raw.constants;
+    const [a, b] = sys.socketPair();
+    let reports = 0;
+    const got: string[] = [];
+    try {
+      const w = rt.watch(a, Interest.READABLE | Interest.EDGE, () => {
+        reports++;
+        const buf = Buffer.alloc(64);
+        for (;;) {
+          const n = raw.read(a, buf, 0, buf.length);
+          if (n === -c.EAGAIN) break;
+          got.push(buf.toString('utf8', 0, n));
+        }
+      });
+      for (const msg of ['a', 'b', 'c']) {
+        raw.send(b, Buffer.from(msg), 0, 1);
+        while (got.length < 1 || got[got.length - 1] !== msg) await rt.sleep(2);
+      }
+      expect(got.join('')).toBe('abc');
+      expect(reports).toBe(3);
+      w.close();
+    } finally {
+      sys.closeSocket(a);
+      sys.closeSocket(b);
+    }
+  });
+});
+
+describe('@fdloop/mod-net on iocp', () => {
+  it('echoes over IPv4 with addresses in Node shape, to our client and to node:net', async () => {
+    const server = net.listen({ host: '127.0.0.1', port: 0 }, (socket) => {
+      socket.handle({ data: (chunk) => socket.write(Buffer.from(chunk)) });
+    });
+    const client = await net.connect({ host: '127.0.0.1', port: server.port });
+    expect(client.remoteAddress()).toEqual({ family: 'IPv4', address: '127.0.0.1', port: server.port });
+    client.write('hello ');
+    client.write(Buffer.from('windows'));
+    const got: Buffer[] = [];
+    for await (const chunk of client) {
+      got.push(chunk);
+      if (Buffer.concat(got).length === 13) break;
+    }
+    expect(Buffer.concat(got).toString()).toBe('hello windows');
+    client.close();
+
+    // node:net (libuv's own Windows sockets) as the client.
+    const viaNode = await new Promise<string>((resolve, reject) => {
+      const s = nodeNet.connect(server.port, '127.0.0.1', () => s.write('from libuv'));
+      let text = '';
+      s.on('data', (d) => {
+        text += d.toString();
+        if (text.length === 10) {
+          s.destroy();
+          resolve(text);
+        }
+      });
+      s.on('error', reject);
+    });
+    expect(viaNode).toBe('from libuv');
+    server.close();
+  });
+
+  it('echoes over IPv6 loopback', async () => {
+    const server = net.listen({ host: '::1', port: 0 }, (socket) => {
+      socket.handle({ data: (chunk) => socket.write(Buffer.from(chunk)) });
+    });
+    expect(server.address().family).toBe('IPv6');
+    const client = await net.connect({ host: '::1', port: server.port });
+    client.write('six');
+    expect(String(await client.read())).toBe('six');
+    expect(client.localAddress().address).toBe('::1');
+    client.close();
+    server.close();
+  });
+
+  it('half-closes: the peer reads end of stream and can still answer', async () => {
+    const server = net.listen({ port: 0, allowHalfOpen: true }, (socket) => {
+      const parts: Buffer[] = [];
+      socket.handle({
+        data: (chunk) => parts.push(Buffer.from(chunk)),
+        end: () => socket.end(`got ${Buffer.concat(parts).length} bytes`),
+      });
+    });
+    const client = await net.connect({ port: server.port, allowHalfOpen: true });
+    const reply = collect(client);
+    client.write('abcdef');
+    client.end();
+    expect((await reply).toString()).toBe('got 6 bytes');
+    server.close();
+  });
+
+  it('delivers 4 MiB intact through queued writes (writev batches)', async () => {
+    const total = 4 * 1024 * 1024;
+    const payload = Buffer.alloc(total);
+    for (let i = 0; i < total; i += 4) payload.writeUInt32LE(i, i);
+    let resolveDigest: (hex: string) => void = () => undefined;
+    const digest = new Promise<string>((resolve) => (resolveDigest = resolve));
+    const server = net.listen({ port: 0 }, (socket) => {
+      const hash = createHash('sha256');
+      let n = 0;
+      socket.handle({
+        data: (chunk) => {
+          hash.update(chunk);
+          n += chunk.length;
+          if (n === total) {
+            resolveDigest(hash.digest('hex'));
+            socket.close();
+          }
+        },
+      });
+    });
+    const client = await net.connect({ port: server.port, highWaterMark: 256 * 1024 });
+    client.cork();
+    for (let i = 0; i < 64; i++) client.write(payload.subarray(i * (total / 64), (i + 1) * (total / 64)));
+    client.uncork();
+    client.end();
+    expect(await digest).toBe(createHash('sha256').update(payload).digest('hex'));
+    server.close();
+  });
+
+  it('adopts a listening socket and a connected pair made by sys (describe + prepare)', async () => {
+    const listener = sys.tcpListen('127.0.0.1', 0);
+    const server = net.adopt(listener.fd, (socket) => socket.handle({ data: (chunk) => socket.write(Buffer.from(chunk)) }));
+    expect(server).toBeInstanceOf(Server);
+    const [a, b] = sys.socketPair();
+    const sa = net.adopt(a) as Socket;
+    const sb = net.adopt(b) as Socket;
+    sa.write('pair');
+    expect(String(await sb.read())).toBe('pair');
+    const client = await net.connect({ host: '127.0.0.1', port: listener.port });
+    client.write('adopted');
+    expect(String(await client.read())).toBe('adopted');
+    sa.close();
+    sb.close();
+    client.close();
+    (server as Server).close();
+  });
+
+  it('refuses to adopt a handle that is not a socket with ENOTSOCK', () => {
+    const [r, w] = sys.pipe();
+    try {
+      expect(() => net.adopt(r)).toThrow(expect.objectContaining({ code: 'ENOTSOCK' }) as Error);
+    } finally {
+      sys.closeHandle(r);
+      sys.closeHandle(w);
+    }
+  });
+
+  it('refuses a connection to a closed port with ECONNREFUSED', async () => {
+    const probe = net.listen({ port: 0 }, () => undefined);
+    const port = probe.port;
+    probe.close();
+    await expect(net.connect({ host: '127.0.0.1', port })).rejects.toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
+  });
+
+  it('refuses reusePort with a clear error (Windows has no SO_REUSEPORT)', () => {
+    expect(() => net.listen({ port: 0, reusePort: true }, () => undefined)).toThrow(/SO_REUSEPORT/);
+  });
+
+  for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+    it(`round-trips UDP datagrams over ${type}`, async () => {
+      const server = net.udp({ type, host }, (msg, from, self) => self.send(Buffer.from(msg.toString().toUpperCase()), { host: from.address, port: from.port }));
+      const reply = new Promise<string>((resolve) => {
+        const client = net.udp({ type, host }, (msg) => {
+          resolve(msg.toString());
+          client.close();
+        });
+        client.send('ping', { host, port: server.port });
+      });
+      expect(await reply).toBe('PING');
+      server.close();
+    });
+  }
+
+  it('unix stream sockets: an echo when Winsock has AF_UNIX (Windows 10 1803+), else a typed EAFNOSUPPORT (Wine 8)', async () => {
+    const c = raw.constants;
+    const probe = raw.socket(c.AF_UNIX, c.SOCK_STREAM);
+    const path = join(dir, 's.sock');
+    if (probe < 0) {
+      // Wine (as of 8) has no AF_UNIX provider: mod-net reports it as a typed error, nothing is left open.
+      expect(errnoError(probe, 'socket').code).toBe('EAFNOSUPPORT');
+      expect(() => net.listen({ path }, () => undefined)).toThrow(expect.objectContaining({ code: 'EAFNOSUPPORT', syscall: 'socket' }) as Error);
+      return;
+    }
+    raw.close(probe);
+    const server = net.listen({ path }, (socket) => socket.handle({ data: (chunk) => socket.write(Buffer.from(chunk)) }));
+    const client = await net.connect({ path });
+    client.write('unix');
+    expect(String(await client.read())).toBe('unix');
+    client.close();
+    server.close();
+  });
+});
+
+describe('@fdloop/mod-http on iocp', () => {
+  it('serves GET and a chunked POST to our client and to node:http', async () => {
+    const server = createServer(rt, { host: '127.0.0.1', port: 0 }, async (req, res) => {
+      if (req.method === 'POST') {
+        const hash = createHash('sha256');
+        let n = 0;
+        for await (const chunk of req.body) {
+          hash.update(chunk);
+          n += chunk.length;
+        }
+        res.json({ n, sha: hash.digest('hex'), te: req.header('transfer-encoding') ?? null });
+      } else res.end(`Hello ${req.path}`);
+    });
+    const client = new HttpClient(rt);
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const a = await client.get(`${base}/a`);
+      expect(a.status).toBe(200);
+      expect(await a.text()).toBe('Hello /a');
+
+      const parts = Array.from({ length: 20 }, (_, i) => Buffer.alloc(5000, i));
+      async function* body(): AsyncGenerator<Buffer> {
+        for (const p of parts) yield p;
+      }
+      const up = await client.request(`${base}/up`, { method: 'POST', body: body() });
+      expect(await up.json()).toEqual({ n: 100_000, sha: createHash('sha256').update(Buffer.concat(parts)).digest('hex'), te: 'chunked' });
+
+      // node:http's client (libuv sockets) against our server: keep-alive GET, then a chunked upload.
+      const agent = new http.Agent({ keepAlive: true });
+      const viaNode = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ port: server.port, host: '127.0.0.1', method: 'POST', path: '/n', agent }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.write(Buffer.alloc(1000, 1));
+        req.end(Buffer.alloc(2000, 2));
+      });
+      agent.destroy();
+      expect(JSON.parse(viaNode)).toMatchObject({ n: 3000, te: 'chunked' });
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('our client against node:http: a chunked response body arrives whole', async () => {
+    const server = http.createServer((_req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      for (let i = 0; i < 5; i++) res.write(`part${i};`);
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new HttpClient(rt);
+    try {
+      const res = await client.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      expect(res.header('transfer-encoding')).toBe('chunked');
+      expect(await res.text()).toBe('part0;part1;part2;part3;part4;');
+    } finally {
+      client.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
