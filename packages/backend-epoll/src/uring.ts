@@ -12,11 +12,11 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { getSystemErrorMap } from 'node:util';
 import {
   CancelledError,
   Interest,
   PollableFdError,
+  nodeFsError,
   type CompletionIo,
   type CompletionProvider,
   type CompletionUnavailable,
@@ -50,19 +50,6 @@ const SYSCALLS = ['', 'open', 'read', 'write', 'close'] as const;
 const READFILE_NAMES_PATH = Number(process.versions.node.split('.')[0]) >= 26;
 const POLLABLE = ['', 'fifo', 'socket', 'character device'] as const;
 
-let errorMap: Map<number, [string, string]> | undefined;
-
-/** An error exactly like node:fs's for the same failure: `"ENOENT: no such file or directory, open '/x'"`. */
-function fsError(errno: number, syscall: string, path: string | undefined): NodeJS.ErrnoException {
-  errorMap ??= getSystemErrorMap();
-  const [code, description] = errorMap.get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
-  const error = new Error(`${code}: ${description}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`) as NodeJS.ErrnoException;
-  error.errno = errno;
-  error.code = code;
-  error.syscall = syscall;
-  if (path !== undefined) error.path = path;
-  return error;
-}
 
 /**
  * Whether the kernel allows io_uring for this process, from `/proc/sys/kernel/io_uring_disabled`
@@ -152,14 +139,14 @@ class UringIo implements CompletionIo {
     this.scheduled = false;
     if (this.disposed) return;
     const rc = this.ring.submit();
-    if (rc < 0) this.failAll(fsError(rc, 'io_uring_enter', undefined));
+    if (rc < 0) this.failAll(nodeFsError(rc, 'io_uring_enter', undefined));
   }
 
   private reap(): void {
     if (this.disposed) return;
     for (const [id, result, failed, pollable, bytes] of this.ring.reap()) {
       if (id === -1) {
-        this.failAll(fsError(result, 'io_uring_enter', undefined));
+        this.failAll(nodeFsError(result, 'io_uring_enter', undefined));
         continue;
       }
       const p = this.pending.get(id);
@@ -171,7 +158,7 @@ class UringIo implements CompletionIo {
         const syscall = SYSCALLS[failed] ?? p.kind;
         // node:fs names the path for open; for the read of a readFile only from Node 26 on (20-24 leave it out).
         const named = syscall === 'open' || (p.kind === 'readFile' && READFILE_NAMES_PATH);
-        p.reject(fsError(result, syscall, named ? p.path : undefined));
+        p.reject(nodeFsError(result, syscall, named ? p.path : undefined));
       } else if (p.kind === 'readFile' || p.kind === 'read') {
         p.resolve(bytes ?? Buffer.alloc(0));
       } else if (p.kind === 'close') {
@@ -210,7 +197,7 @@ export const uringProvider: CompletionProvider = Object.freeze({
     const ring = new Ring(256);
     const error = ring.error();
     if (error < 0) {
-      const reason = fsError(error, 'io_uring_setup', undefined).message;
+      const reason = nodeFsError(error, 'io_uring_setup', undefined).message;
       return { unavailable: disabled === 1 ? `${reason} (kernel.io_uring_disabled is 1: only kernel.io_uring_group may use it)` : reason };
     }
     return new UringIo(rt, ring);

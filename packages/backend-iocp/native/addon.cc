@@ -1,6 +1,7 @@
-// fdloop_iocp.node: the Windows backend of fdloop. Exports { Poller, sys, net }.
+// fdloop_iocp.node: the Windows backend of fdloop. Exports { Poller, sys, net, completion }.
 #include <napi.h>
 
+#include "completion.h"
 #include "net.h"
 #include "poller.h"
 #include "registry.h"
@@ -33,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Poller", fdloop_iocp::Poller::Define(env, registry));
   exports.Set("sys", fdloop_iocp::DefineSys(env, registry));
   exports.Set("net", fdloop_iocp::DefineNet(env, registry));
+  exports.Set("completion", fdloop_iocp::DefineCompletion(env));
   return exports;
 }
 

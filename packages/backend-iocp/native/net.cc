@@ -124,6 +124,41 @@ DWORD PrepareSocket(SOCKET s) {
   return 0;
 }
 
+// PrepareSocket for a socket we just created or accepted: on failure it is closed, and the error returned.
+DWORD PrepareOrClose(SOCKET s) {
+  DWORD error = PrepareSocket(s);
+  if (error != 0) closesocket(s);
+  return error;
+}
+
+// The result of a call that returns 0 or SOCKET_ERROR: 0, or -error (no edge re-arm).
+Napi::Value Status(const Napi::CallbackInfo& info, SOCKET s, int rc) {
+  return rc != 0 ? SocketFail(info, s, 0) : Result(info.Env(), 0);
+}
+
+// The result of recv/send/sendto/recvfrom: the byte count, or -error (a would-block re-arms `direction`).
+Napi::Value Count(const Napi::CallbackInfo& info, SOCKET s, int direction, int n) {
+  return n == SOCKET_ERROR ? SocketFail(info, s, direction) : Result(info.Env(), n);
+}
+
+// (fd, buffer, offset, length) for a call that moves bytes: `io(s, bytes)` returns a count or SOCKET_ERROR.
+template <typename Io>
+Napi::Value TransferBytes(const Napi::CallbackInfo& info, int direction, Io io) {
+  SOCKET s;
+  Bytes b{};
+  if (!SocketArg(info, 0, &s) || !BytesArgs(info, 1, &b)) return Napi::Value();
+  return Count(info, s, direction, io(s, b));
+}
+
+// getsockopt of an int-sized option into `*value`, zeroed first; `*size` (when given) gets the size the stack wrote.
+int GetIntOption(SOCKET s, int level, int name, int* value, int* size = nullptr) {
+  *value = 0;
+  int length = sizeof(*value);
+  int rc = getsockopt(s, level, name, reinterpret_cast<char*>(value), &length);
+  if (size != nullptr) *size = length;
+  return rc;
+}
+
 // (family, address, port) at `index` into `address`: IP literals, or a filesystem path for AF_UNIX; no name
 // resolution. Returns 1, 0 with a JS exception pending, or minus a WSA code for an address Winsock cannot take.
 int AddressArgs(const Napi::CallbackInfo& info, size_t index, SocketAddress* address, int* length) {
@@ -161,34 +196,45 @@ int AddressArgs(const Napi::CallbackInfo& info, size_t index, SocketAddress* add
   return -WSAEINVAL;
 }
 
+// AddressArgs at `index`, then `call(address, length)`; undefined with a JS exception pending, or -code for an
+// address Winsock cannot take, instead of the call.
+template <typename Call>
+Napi::Value WithAddress(const Napi::CallbackInfo& info, size_t index, Call call) {
+  SocketAddress address;
+  int length = 0;
+  int ok = AddressArgs(info, index, &address, &length);
+  if (ok == 0) return Napi::Value();
+  if (ok < 0) return Result(info.Env(), ok);
+  return call(address.any, length);
+}
+
+// out = {family, address, port}: what localAddress, peerAddress and recvFrom report.
+void SetDescription(Napi::Env env, Napi::Object out, const char* family, const std::string& address, int port) {
+  out.Set("family", Napi::String::New(env, family));
+  out.Set("address", Napi::String::New(env, address));
+  out.Set("port", Napi::Number::New(env, port));
+}
+
 void DescribeAddress(Napi::Env env, const SocketAddress& address, int length, Napi::Object out) {
   char text[INET6_ADDRSTRLEN] = {0};
   switch (address.any.sa_family) {
     case AF_INET:
       inet_ntop(AF_INET, &address.v4.sin_addr, text, sizeof(text));
-      out.Set("family", Napi::String::New(env, "IPv4"));
-      out.Set("address", Napi::String::New(env, text));
-      out.Set("port", Napi::Number::New(env, ntohs(address.v4.sin_port)));
+      SetDescription(env, out, "IPv4", text, ntohs(address.v4.sin_port));
       return;
     case AF_INET6:
       inet_ntop(AF_INET6, &address.v6.sin6_addr, text, sizeof(text));
-      out.Set("family", Napi::String::New(env, "IPv6"));
-      out.Set("address", Napi::String::New(env, text));
-      out.Set("port", Napi::Number::New(env, ntohs(address.v6.sin6_port)));
+      SetDescription(env, out, "IPv6", text, ntohs(address.v6.sin6_port));
       return;
     case AF_UNIX: {
       const size_t base = offsetof(sockaddr_un, sun_path);
       size_t size = length > static_cast<int>(base) ? static_cast<size_t>(length) - base : 0;
       size = strnlen(address.un.sun_path, size < sizeof(address.un.sun_path) ? size : sizeof(address.un.sun_path));
-      out.Set("family", Napi::String::New(env, "unix"));
-      out.Set("address", Napi::String::New(env, std::string(address.un.sun_path, size)));
-      out.Set("port", Napi::Number::New(env, 0));
+      SetDescription(env, out, "unix", std::string(address.un.sun_path, size), 0);
       return;
     }
     default:
-      out.Set("family", Napi::String::New(env, "unknown"));
-      out.Set("address", Napi::String::New(env, ""));
-      out.Set("port", Napi::Number::New(env, 0));
+      SetDescription(env, out, "unknown", "", 0);
   }
 }
 
@@ -205,11 +251,8 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
   SOCKET s = WSASocketW(static_cast<int>(family), static_cast<int>(type), 0, nullptr, 0,
                         WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET) return Fail(env, static_cast<DWORD>(WSAGetLastError()));
-  DWORD error = PrepareSocket(s);
-  if (error != 0) {
-    closesocket(s);
-    return Fail(env, error);
-  }
+  DWORD error = PrepareOrClose(s);
+  if (error != 0) return Fail(env, error);
   if (type == SOCK_DGRAM) {
     BOOL off = FALSE;
     DWORD bytes = 0;
@@ -222,13 +265,7 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   SOCKET s;
   if (!SocketArg(info, 0, &s)) return Napi::Value();
-  SocketAddress address;
-  int length = 0;
-  int ok = AddressArgs(info, 1, &address, &length);
-  if (ok == 0) return Napi::Value();
-  if (ok < 0) return Result(info.Env(), ok);
-  if (bind(s, &address.any, length) != 0) return SocketFail(info, s, 0);
-  return Result(info.Env(), 0);
+  return WithAddress(info, 1, [&](const sockaddr& to, int length) { return Status(info, s, bind(s, &to, length)); });
 }
 
 // listen(fd, backlog) -> 0 | -error.
@@ -236,8 +273,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   SOCKET s;
   int64_t backlog = 0;
   if (!SocketArg(info, 0, &s) || !IntArg(info, 1, "backlog", 0, INT32_MAX, &backlog)) return Napi::Value();
-  if (listen(s, static_cast<int>(backlog)) != 0) return SocketFail(info, s, 0);
-  return Result(info.Env(), 0);
+  return Status(info, s, listen(s, static_cast<int>(backlog)));
 }
 
 // accept(fd) -> socket | -error (-WSAEWOULDBLOCK when none is waiting). The new socket is made non-blocking and
@@ -247,11 +283,8 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   if (!SocketArg(info, 0, &s)) return Napi::Value();
   SOCKET client = accept(s, nullptr, nullptr);
   if (client == INVALID_SOCKET) return SocketFail(info, s, kBlockedRead);
-  DWORD error = PrepareSocket(client);
-  if (error != 0) {
-    closesocket(client);
-    return Fail(info.Env(), error);
-  }
+  DWORD error = PrepareOrClose(client);
+  if (error != 0) return Fail(info.Env(), error);
   return Result(info.Env(), static_cast<double>(client));
 }
 
@@ -260,18 +293,15 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   SOCKET s;
   if (!SocketArg(info, 0, &s)) return Napi::Value();
-  SocketAddress address;
-  int length = 0;
-  int ok = AddressArgs(info, 1, &address, &length);
-  if (ok == 0) return Napi::Value();
-  if (ok < 0) return Result(info.Env(), ok);
-  if (connect(s, &address.any, length) == 0) return Result(info.Env(), 0);
-  int error = WSAGetLastError();
-  if (error == WSAEWOULDBLOCK) {
-    NoteWouldBlock(RegistryOf(info), s, kBlockedWrite);
-    return Fail(info.Env(), WSAEINPROGRESS);
-  }
-  return Fail(info.Env(), static_cast<DWORD>(error));
+  return WithAddress(info, 1, [&](const sockaddr& to, int length) {
+    if (connect(s, &to, length) == 0) return Result(info.Env(), 0);
+    int error = WSAGetLastError();
+    if (error == WSAEWOULDBLOCK) {
+      NoteWouldBlock(RegistryOf(info), s, kBlockedWrite);
+      return Fail(info.Env(), WSAEINPROGRESS);
+    }
+    return Fail(info.Env(), static_cast<DWORD>(error));
+  });
 }
 
 // shutdown(fd, how) -> 0 | -error. SD_RECEIVE/SD_SEND/SD_BOTH are 0/1/2, as SHUT_RD/WR/RDWR.
@@ -279,8 +309,7 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   SOCKET s;
   int64_t how = 0;
   if (!SocketArg(info, 0, &s) || !IntArg(info, 1, "how", 0, 2, &how)) return Napi::Value();
-  if (shutdown(s, static_cast<int>(how)) != 0) return SocketFail(info, s, 0);
-  return Result(info.Env(), 0);
+  return Status(info, s, shutdown(s, static_cast<int>(how)));
 }
 
 // setOption(fd, level, name, value) -> 0 | -error, for integer options. SO_REUSEADDR is accepted and not set:
@@ -298,15 +327,10 @@ Napi::Value SetOption(const Napi::CallbackInfo& info) {
   if (level == SOL_SOCKET && name == SO_REUSEADDR) {
     // Still a socket check, so a bad descriptor fails as it would with the real call.
     int type = 0;
-    int size = sizeof(type);
-    if (getsockopt(s, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &size) != 0) return SocketFail(info, s, 0);
-    return Result(info.Env(), 0);
+    return Status(info, s, GetIntOption(s, SOL_SOCKET, SO_TYPE, &type));
   }
   int v = static_cast<int>(value);
-  if (setsockopt(s, static_cast<int>(level), static_cast<int>(name), reinterpret_cast<const char*>(&v), sizeof(v)) != 0) {
-    return SocketFail(info, s, 0);
-  }
-  return Result(info.Env(), 0);
+  return Status(info, s, setsockopt(s, static_cast<int>(level), static_cast<int>(name), reinterpret_cast<const char*>(&v), sizeof(v)));
 }
 
 // getOption(fd, level, name, out: Int32Array(1)) -> 0 | -error.
@@ -321,10 +345,8 @@ Napi::Value GetOption(const Napi::CallbackInfo& info) {
   }
   // Some options (SO_KEEPALIVE, TCP_NODELAY) are a BOOL or even a single byte on some stacks: zero first.
   int value = 0;
-  int size = sizeof(value);
-  if (getsockopt(s, static_cast<int>(level), static_cast<int>(name), reinterpret_cast<char*>(&value), &size) != 0) {
-    return SocketFail(info, s, 0);
-  }
+  int size = 0;
+  if (GetIntOption(s, static_cast<int>(level), static_cast<int>(name), &value, &size) != 0) return SocketFail(info, s, 0);
   if (size == 1) value = static_cast<unsigned char>(value & 0xff);
   out[0] = value;
   return Result(info.Env(), 0);
@@ -335,8 +357,7 @@ Napi::Value SocketError(const Napi::CallbackInfo& info) {
   SOCKET s;
   if (!SocketArg(info, 0, &s)) return Napi::Value();
   int value = 0;
-  int size = sizeof(value);
-  if (getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&value), &size) != 0) return SocketFail(info, s, 0);
+  if (GetIntOption(s, SOL_SOCKET, SO_ERROR, &value) != 0) return SocketFail(info, s, 0);
   return Result(info.Env(), value);
 }
 
@@ -358,22 +379,12 @@ Napi::Value PeerAddress(const Napi::CallbackInfo& info) { return NameOf(info, tr
 
 // read(fd, buffer, offset, length) -> bytes (0 at end of stream) | -error. recv(): a socket is no file here.
 Napi::Value Read(const Napi::CallbackInfo& info) {
-  SOCKET s;
-  Bytes b{};
-  if (!SocketArg(info, 0, &s) || !BytesArgs(info, 1, &b)) return Napi::Value();
-  int n = recv(s, b.data, b.length, 0);
-  if (n == SOCKET_ERROR) return SocketFail(info, s, kBlockedRead);
-  return Result(info.Env(), n);
+  return TransferBytes(info, kBlockedRead, [](SOCKET s, const Bytes& b) { return recv(s, b.data, b.length, 0); });
 }
 
 // send(fd, buffer, offset, length) -> bytes | -error. Windows has no SIGPIPE.
 Napi::Value Send(const Napi::CallbackInfo& info) {
-  SOCKET s;
-  Bytes b{};
-  if (!SocketArg(info, 0, &s) || !BytesArgs(info, 1, &b)) return Napi::Value();
-  int n = send(s, b.data, b.length, 0);
-  if (n == SOCKET_ERROR) return SocketFail(info, s, kBlockedWrite);
-  return Result(info.Env(), n);
+  return TransferBytes(info, kBlockedWrite, [](SOCKET s, const Bytes& b) { return send(s, b.data, b.length, 0); });
 }
 
 // writev(fd, buffers: Uint8Array[], first, offset) -> bytes | -error: buffers[first] from byte `offset`, then the
@@ -438,14 +449,9 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   SOCKET s;
   Bytes b{};
   if (!SocketArg(info, 0, &s) || !BytesArgs(info, 1, &b)) return Napi::Value();
-  SocketAddress address;
-  int length = 0;
-  int ok = AddressArgs(info, 4, &address, &length);
-  if (ok == 0) return Napi::Value();
-  if (ok < 0) return Result(info.Env(), ok);
-  int n = sendto(s, b.data, b.length, 0, &address.any, length);
-  if (n == SOCKET_ERROR) return SocketFail(info, s, kBlockedWrite);
-  return Result(info.Env(), n);
+  return WithAddress(info, 4, [&](const sockaddr& to, int length) {
+    return Count(info, s, kBlockedWrite, sendto(s, b.data, b.length, 0, &to, length));
+  });
 }
 
 // recvFrom(fd, buffer, offset, length, out) -> bytes | -error; out gets the sender. A datagram longer than the
@@ -475,11 +481,10 @@ Napi::Value Describe(const Napi::CallbackInfo& info) {
   int32_t* out = nullptr;
   if (!SocketArg(info, 0, &s) || !Int32OutArg(info, 1, 3, &out)) return Napi::Value();
   int type = 0;
-  int size = sizeof(type);
-  if (getsockopt(s, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &size) != 0) return SocketFail(info, s, 0);
+  if (GetIntOption(s, SOL_SOCKET, SO_TYPE, &type) != 0) return SocketFail(info, s, 0);
   int family = AF_UNSPEC;
   WSAPROTOCOL_INFOW protocol;
-  size = sizeof(protocol);
+  int size = sizeof(protocol);
   if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&protocol), &size) == 0) {
     family = protocol.iAddressFamily;
   } else {
@@ -508,8 +513,7 @@ Napi::Value Prepare(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   SOCKET s;
   if (!SocketArg(info, 0, &s)) return Napi::Value();
-  if (closesocket(s) != 0) return SocketFail(info, s, 0);
-  return Result(info.Env(), 0);
+  return Status(info, s, closesocket(s));
 }
 
 // unlink(path) -> 0 | -error (a Win32 code): removes a stale unix socket file (DeleteFileW).

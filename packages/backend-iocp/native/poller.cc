@@ -317,6 +317,9 @@ struct Core {
   std::vector<AfdGroup*> groups;
   std::vector<SockState*> rearm;
   std::unordered_map<uint64_t, IoOp*> io;
+  // Every Op the kernel owns. A packet whose OVERLAPPED is not in here is not ours — for example libuv's stack
+  // OVERLAPPED of a synchronous fs call on a handle also associated with this port — and is never dereferenced.
+  std::unordered_set<Op*> owned;
   std::unordered_set<HANDLE> associated;
   std::unordered_map<uint64_t, TimerSource*> timers;
   std::unordered_map<uint64_t, ProcSource*> procs;
@@ -329,6 +332,12 @@ struct Core {
 };
 
 namespace {
+
+// An operation was handed to the kernel: count it, and remember its Op as ours (see Core::owned).
+void Own(Core* c, Op* op) {
+  c->owned.insert(op);
+  c->pending++;
+}
 
 DWORD SubmitPoll(Core* c, SockState* s) {
   std::memset(&s->op.ov, 0, sizeof(s->op.ov));
@@ -344,7 +353,7 @@ DWORD SubmitPoll(Core* c, SockState* s) {
   if (status != kStatusSuccess && status != kStatusPending) return NtStatusToWin32(status);
   s->mask = s->info.handles[0].events;
   s->op.pending = true;
-  c->pending++;
+  Own(c, &s->op);
   return 0;
 }
 
@@ -357,7 +366,7 @@ void SubmitOrReport(Core* c, SockState* s) {
   s->failure = static_cast<NTSTATUS>(0xC0000001L);
   if (PostQueuedCompletionStatus(c->port, 0, kKeyIo, &s->op.ov)) {
     s->op.pending = true;
-    c->pending++;
+    Own(c, &s->op);
   } else {
     s->dead = true;
   }
@@ -424,6 +433,7 @@ int Retire(Core* c, const OVERLAPPED_ENTRY& entry, double* batch) {
   }
   if (entry.lpOverlapped == nullptr || entry.lpCompletionKey != kKeyIo) return 0;
   Op* op = reinterpret_cast<Op*>(entry.lpOverlapped);
+  if (c->owned.erase(op) == 0) return 0;  // not one of ours: never touch its memory
   op->pending = false;
   c->pending--;
   NTSTATUS status = static_cast<NTSTATUS>(op->ov.Internal);
@@ -473,7 +483,7 @@ int Retire(Core* c, const OVERLAPPED_ENTRY& entry, double* batch) {
     }
     if (!w->dead) {
       if (IssueDirRead(w) == 0) {
-        c->pending++;
+        Own(c, &w->op);
       } else {
         w->dead = true;
         w->queue.emplace_back(kDirActionGone, std::u16string());
@@ -1000,7 +1010,7 @@ Napi::Value StartIo(Core* c, const Napi::CallbackInfo& info, bool write) {
     }
   }
   op->op.pending = true;
-  c->pending++;
+  Own(c, &op->op);
   c->io.emplace(TokenKey(token), op);
   return Napi::Number::New(env, 0);
 }
@@ -1160,7 +1170,7 @@ Napi::Value Poller::DirAdd(const Napi::CallbackInfo& info) {
     delete w;
     return Napi::Number::New(env, -static_cast<double>(error));
   }
-  c->pending++;
+  Own(c, &w->op);
   c->dirs.emplace(w->id, w);
   return Napi::Number::New(env, w->id);
 }

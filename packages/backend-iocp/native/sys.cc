@@ -1,6 +1,7 @@
 #include "sys.h"
 
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "errors.h"
@@ -20,6 +21,32 @@ HANDLE ArgHandle(const Napi::Value& v) {
 }
 
 double SocketValue(SOCKET s) { return static_cast<double>(s); }
+
+DWORD ArgU32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
+
+// The result of a Win32 call that returns a BOOL: 0, or -GetLastError() (call it right after the failed call).
+Napi::Number Win32Status(Napi::Env env, BOOL ok) { return ok ? Napi::Number::New(env, 0) : Fail(env, GetLastError()); }
+
+// A new handle as the result: its value, or -GetLastError() for INVALID_HANDLE_VALUE.
+Napi::Number HandleResult(Napi::Env env, HANDLE h) {
+  if (h == INVALID_HANDLE_VALUE) return Fail(env, GetLastError());
+  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<intptr_t>(h)));
+}
+
+// A getter's result: `values` in order into the Float64Array `out` at info[1], then 0.
+Napi::Number Filled(const Napi::CallbackInfo& info, std::initializer_list<double> values) {
+  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+  size_t i = 0;
+  for (double v : values) out[i++] = v;
+  return Napi::Number::New(info.Env(), 0);
+}
+
+// GetCommState into a zeroed DCB (DCBlength set, as the call requires).
+BOOL ReadCommState(HANDLE h, DCB* dcb) {
+  std::memset(dcb, 0, sizeof(*dcb));
+  dcb->DCBlength = sizeof(*dcb);
+  return GetCommState(h, dcb);
+}
 
 int SetNonBlocking(SOCKET s) {
   u_long on = 1;
@@ -218,8 +245,7 @@ Napi::Value OpenFile(const Napi::CallbackInfo& info) {
   HANDLE h = CreateFileW(reinterpret_cast<const wchar_t*>(path.c_str()), GENERIC_READ | (write ? GENERIC_WRITE : 0),
                          FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
                          create ? OPEN_ALWAYS : OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, nullptr);
-  if (h == INVALID_HANDLE_VALUE) return Fail(env, GetLastError());
-  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<intptr_t>(h)));
+  return HandleResult(env, h);
 }
 
 // openSerial(path) -> an overlapped handle to a communications device, or -error. Exclusive (share mode 0), as
@@ -229,8 +255,7 @@ Napi::Value OpenSerial(const Napi::CallbackInfo& info) {
   std::u16string path = info[0].As<Napi::String>().Utf16Value();
   HANDLE h = CreateFileW(reinterpret_cast<const wchar_t*>(path.c_str()), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
                          OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
-  if (h == INVALID_HANDLE_VALUE) return Fail(env, GetLastError());
-  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<intptr_t>(h)));
+  return HandleResult(env, h);
 }
 
 // setCommState(handle, baudRate) -> 0 or -error: raw 8N1 at `baudRate`, binary, no parity check, no flow control
@@ -239,10 +264,8 @@ Napi::Value SetCommStateJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   HANDLE h = ArgHandle(info[0]);
   DCB dcb;
-  std::memset(&dcb, 0, sizeof(dcb));
-  dcb.DCBlength = sizeof(dcb);
-  if (!GetCommState(h, &dcb)) return Fail(env, GetLastError());
-  dcb.BaudRate = info[1].As<Napi::Number>().Uint32Value();
+  if (!ReadCommState(h, &dcb)) return Fail(env, GetLastError());
+  dcb.BaudRate = ArgU32(info[1]);
   dcb.ByteSize = 8;
   dcb.Parity = NOPARITY;
   dcb.StopBits = ONESTOPBIT;
@@ -258,50 +281,36 @@ Napi::Value SetCommStateJs(const Napi::CallbackInfo& info) {
   dcb.fNull = FALSE;
   dcb.fRtsControl = RTS_CONTROL_ENABLE;
   dcb.fAbortOnError = FALSE;
-  if (!SetCommState(h, &dcb)) return Fail(env, GetLastError());
-  return Napi::Number::New(env, 0);
+  return Win32Status(env, SetCommState(h, &dcb));
 }
 
 // getCommState(handle, out: Float64Array(4)) -> 0 or -error: out = [BaudRate, ByteSize, Parity, StopBits].
 Napi::Value GetCommStateJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
   DCB dcb;
-  std::memset(&dcb, 0, sizeof(dcb));
-  dcb.DCBlength = sizeof(dcb);
-  if (!GetCommState(ArgHandle(info[0]), &dcb)) return Fail(env, GetLastError());
-  out[0] = dcb.BaudRate;
-  out[1] = dcb.ByteSize;
-  out[2] = dcb.Parity;
-  out[3] = dcb.StopBits;
-  return Napi::Number::New(env, 0);
+  if (!ReadCommState(ArgHandle(info[0]), &dcb)) return Fail(info.Env(), GetLastError());
+  return Filled(info, {static_cast<double>(dcb.BaudRate), static_cast<double>(dcb.ByteSize),
+                      static_cast<double>(dcb.Parity), static_cast<double>(dcb.StopBits)});
 }
 
 // setCommTimeouts(handle, readInterval, readMultiplier, readConstant, writeMultiplier, writeConstant) -> 0 or -error
 Napi::Value SetCommTimeoutsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COMMTIMEOUTS t;
-  t.ReadIntervalTimeout = info[1].As<Napi::Number>().Uint32Value();
-  t.ReadTotalTimeoutMultiplier = info[2].As<Napi::Number>().Uint32Value();
-  t.ReadTotalTimeoutConstant = info[3].As<Napi::Number>().Uint32Value();
-  t.WriteTotalTimeoutMultiplier = info[4].As<Napi::Number>().Uint32Value();
-  t.WriteTotalTimeoutConstant = info[5].As<Napi::Number>().Uint32Value();
-  if (!SetCommTimeouts(ArgHandle(info[0]), &t)) return Fail(env, GetLastError());
-  return Napi::Number::New(env, 0);
+  t.ReadIntervalTimeout = ArgU32(info[1]);
+  t.ReadTotalTimeoutMultiplier = ArgU32(info[2]);
+  t.ReadTotalTimeoutConstant = ArgU32(info[3]);
+  t.WriteTotalTimeoutMultiplier = ArgU32(info[4]);
+  t.WriteTotalTimeoutConstant = ArgU32(info[5]);
+  return Win32Status(env, SetCommTimeouts(ArgHandle(info[0]), &t));
 }
 
 // getCommTimeouts(handle, out: Float64Array(5)) -> 0 or -error, in COMMTIMEOUTS' field order.
 Napi::Value GetCommTimeoutsJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
   COMMTIMEOUTS t;
-  if (!GetCommTimeouts(ArgHandle(info[0]), &t)) return Fail(env, GetLastError());
-  out[0] = t.ReadIntervalTimeout;
-  out[1] = t.ReadTotalTimeoutMultiplier;
-  out[2] = t.ReadTotalTimeoutConstant;
-  out[3] = t.WriteTotalTimeoutMultiplier;
-  out[4] = t.WriteTotalTimeoutConstant;
-  return Napi::Number::New(env, 0);
+  if (!GetCommTimeouts(ArgHandle(info[0]), &t)) return Fail(info.Env(), GetLastError());
+  return Filled(info, {static_cast<double>(t.ReadIntervalTimeout), static_cast<double>(t.ReadTotalTimeoutMultiplier),
+                      static_cast<double>(t.ReadTotalTimeoutConstant), static_cast<double>(t.WriteTotalTimeoutMultiplier),
+                      static_cast<double>(t.WriteTotalTimeoutConstant)});
 }
 
 // getCommModemStatus(handle) -> the MS_*_ON bits (CTS 0x10, DSR 0x20, RING 0x40, RLSD 0x80), or -error.
@@ -313,9 +322,7 @@ Napi::Value GetCommModemStatusJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CloseHandleJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CloseHandle(ArgHandle(info[0]))) return Fail(env, GetLastError());
-  return Napi::Number::New(env, 0);
+  return Win32Status(info.Env(), CloseHandle(ArgHandle(info[0])));
 }
 
 // postToPort(port, token, value) -> 0 or -error: trigger a notifier from any thread (the port value comes from a
@@ -324,9 +331,8 @@ Napi::Value PostToPort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   HANDLE port = ArgHandle(info[0]);
   uintptr_t token = static_cast<uintptr_t>(info[1].As<Napi::Number>().DoubleValue());
-  DWORD value = info[2].As<Napi::Number>().Uint32Value();
-  if (!PostQueuedCompletionStatus(port, value, kKeySource, reinterpret_cast<LPOVERLAPPED>(token))) return Fail(env, GetLastError());
-  return Napi::Number::New(env, 0);
+  DWORD value = ArgU32(info[2]);
+  return Win32Status(env, PostQueuedCompletionStatus(port, value, kKeySource, reinterpret_cast<LPOVERLAPPED>(token)));
 }
 
 Napi::Value ErrorNameJs(const Napi::CallbackInfo& info) {

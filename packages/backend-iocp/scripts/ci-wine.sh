@@ -46,6 +46,11 @@ trap cleanup EXIT
 
 mkdir -p "$WORK/dl"
 
+# One run at a time per checkout: two runs would share the Wine prefix, the log and JSON files, the socat pty pair
+# and the final `wineserver -k`, and garble each other. A second run waits (up to the budget) for the first.
+exec 9>"$WORK/run.lock"
+if ! flock -w "$BUDGET" 9; then log "another ci-wine.sh run of this checkout holds $WORK/run.lock"; exit 1; fi
+
 # 1. System packages (only the missing ones).
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -88,8 +93,9 @@ if [ ! -f "$ROOT/packages/core/dist/testing/index.js" ]; then
   log "building @fdloop/core"
   (cd "$ROOT" && npm run build --silent -w @fdloop/core)
 fi
-# test/net.test.ts runs the portable socket and HTTP modules (pure JS, built on Linux) on this backend.
-for mod in mod-net mod-http; do
+# test/net.test.ts runs the portable socket and HTTP modules (pure JS, built on Linux) on this backend, and
+# test/mod-fs.test.ts the file module (on the completion layer).
+for mod in mod-net mod-http mod-fs; do
   if [ ! -f "$ROOT/packages/$mod/dist/index.js" ]; then
     log "building @fdloop/$mod"
     (cd "$ROOT" && npm run build --silent -w "@fdloop/$mod")

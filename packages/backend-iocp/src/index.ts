@@ -30,10 +30,12 @@ import {
   NO_CAPABILITIES,
   type Backend,
   type Capabilities,
+  type CompletionProvider,
   type NetSyscalls,
   type NotifierRemote,
   type PollerOptions,
 } from '@fdloop/core';
+import { iocpCompletionProvider } from './completion.js';
 import { winError } from './errors.js';
 import { loadNative } from './native.js';
 import { createNet } from './net.js';
@@ -50,6 +52,7 @@ export {
   type TcpListener,
 } from './sys.js';
 export { IocpPoller, MAX_BATCH_SIZE } from './poller.js';
+export { iocpCompletionProvider } from './completion.js';
 export { winError, winErrorName, errnoOf } from './errors.js';
 export type { NativePollerStats } from './native.js';
 export type { IocpNotifierRemote } from './sources.js';
@@ -59,7 +62,10 @@ export type { IocpNotifierRemote } from './sources.js';
  * again once one of this backend's socket functions — {@link sys}'s `recv`/`send`/`tcpAccept` or
  * {@link IocpBackend.net}'s — has returned would-block on the socket, or after `reregister`; see the README),
  * one-shot registrations (an AFD poll is one-shot by nature), `PRIORITY` (TCP urgent data,
- * `AFD_POLL_RECEIVE_EXPEDITED`), a separate read-side hang-up (`AFD_POLL_DISCONNECT`), the completion layer,
+ * `AFD_POLL_RECEIVE_EXPEDITED`), a separate read-side hang-up (`AFD_POLL_DISCONNECT`), the completion layer
+ * (`completionIo`: the poller's overlapped `read`/`write`, and `backend.completion` for `@fdloop/mod-fs`, whose
+ * `open()` works with every official node.exe — unlike epoll, which declares `false` because whether the kernel
+ * allows io_uring is known only when a runtime opens it),
  * kernel timers (thread-pool timers), the cross-thread notifier (completion packets), path watching of
  * directories (`ReadDirectoryChangesW`) and process exit (a wait on a process handle; `signo` is always `null`,
  * `code` is the exit code). Signals are not provided.
@@ -86,6 +92,11 @@ export interface IocpBackend extends Backend {
   readonly net: NetSyscalls;
   /** Create a poller bound to the calling thread's event loop. */
   createPoller(options: PollerOptions): IocpPoller;
+  /**
+   * The contract's completion layer ({@link iocpCompletionProvider}): overlapped file I/O with node:fs-compatible
+   * descriptors, used by `@fdloop/mod-fs` (`io: 'auto'` reports `'iocp'`).
+   */
+  readonly completion: CompletionProvider;
   /**
    * Trigger a notifier from any thread of this process: posts a packet carrying `count` to the notifier's port.
    * @throws ErrnoError `EBADF` when the notifier's poller was closed.
@@ -143,6 +154,7 @@ export function iocp(): IocpBackend {
       return new IocpPoller(options);
     },
     notifyRemote,
+    completion: iocpCompletionProvider,
   });
 }
 

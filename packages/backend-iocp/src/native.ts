@@ -123,11 +123,34 @@ export interface NativeNet extends Omit<NetSyscalls, 'constants'> {
   readonly constants: NativeNetConstants;
 }
 
+/**
+ * The descriptor side of the completion layer (`native/completion.cc`). Win32 error codes are positive here.
+ */
+export interface NativeCompletion {
+  /** Whether node.exe exports `uv_open_osfhandle` (needed to hand out node:fs descriptors). */
+  available(): boolean;
+  /**
+   * Open `path` (already `path.toNamespacedPath`ed) with Node's numeric `O_*` flags as libuv's `fs__open` maps
+   * them: an overlapped handle, plus (with `wantFd`) a node:fs descriptor over a second, synchronous handle.
+   * The open runs on the thread pool; `callback` gets `[win32Error, overlappedHandle, fd, fileType]`, and a
+   * non-disk file is closed again and reported as `[0, 0, -1, GetFileType()]`.
+   */
+  open(path: string, flags: number, mode: number, wantFd: boolean, callback: (result: [number, number, number, number]) => void): void;
+  /** `GetFileInformationByHandle`: `[win32Error, size, isDirectory (0/1)]`. */
+  info(handle: number): [number, number, number];
+  /** `CloseHandle` of an overlapped handle `open()` made: 0, or a Win32 error code (`ERROR_INVALID_HANDLE` for any other). */
+  closeHandle(handle: number): number;
+  /** Test aid: queue a packet with the poller's I/O key and an OVERLAPPED address it never issued. */
+  postForeignIo(port: number, address: number): number;
+}
+
 /** Everything `fdloop_iocp.node` exports. */
 export interface NativeBinding {
   readonly Poller: NativePollerConstructor;
   readonly sys: NativeSys;
   readonly net: NativeNet;
+  /** Absent from an addon built before the completion layer existed. */
+  readonly completion?: NativeCompletion;
 }
 
 /** The shape of errors the native constructor throws when a system call fails. */

@@ -1,19 +1,14 @@
 // The completion layer: overlapped ReadFile/WriteFile on real files and named pipes, results delivered in the
 // poller's batches, and cancellation with CancelIoEx that hands the OVERLAPPED back only through its packet.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { getSystemErrorName } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sys } from '../src/index.js';
-import { recordingPoller, settle, waitFor } from './helpers.js';
+import { completionOf, expectCancelledReadThenReuse, recordingPoller, resultOf, settle, waitFor, withRecordingPoller } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function resultOf(rec: { pairs: Array<[number, number]> }, token: number): number | undefined {
-  return rec.pairs.find(([t]) => t === token)?.[1];
-}
 
 describe('files', () => {
   it('writes and reads a file at offsets through completions', async () => {
@@ -24,19 +19,16 @@ describe('files', () => {
     try {
       const read = Buffer.alloc(5);
       poller.read(h, read, 1, 7);
-      await waitFor(() => resultOf(rec, 1) !== undefined, 'the read');
-      expect(resultOf(rec, 1)).toBe(5);
+      expect(await completionOf(rec, 1, 'the read')).toBe(5);
       expect(read.toString()).toBe('world');
 
       poller.write(h, Buffer.from('WINE!'), 2, 7);
-      await waitFor(() => resultOf(rec, 2) !== undefined, 'the write');
-      expect(resultOf(rec, 2)).toBe(5);
+      expect(await completionOf(rec, 2, 'the write')).toBe(5);
       expect(readFileSync(path, 'utf8')).toBe('hello, WINE!');
 
       // Past the end: 0 bytes, end of file, not an error.
       poller.read(h, Buffer.alloc(4), 3, 1000);
-      await waitFor(() => resultOf(rec, 3) !== undefined, 'the read past the end');
-      expect(resultOf(rec, 3)).toBe(0);
+      expect(await completionOf(rec, 3, 'the read past the end')).toBe(0);
       expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });
     } finally {
       poller.close();
@@ -79,8 +71,7 @@ describe('pipes', () => {
       expect(buf.toString('utf8', 0, resultOf(rec, 10))).toBe('ping');
       sys.closeHandle(w);
       poller.read(r, buf, 12);
-      await waitFor(() => resultOf(rec, 12) !== undefined, 'end of file');
-      expect(resultOf(rec, 12)).toBe(0);
+      expect(await completionOf(rec, 12, 'end of file')).toBe(0);
     } finally {
       poller.close();
       sys.closeHandle(r);
@@ -91,24 +82,7 @@ describe('pipes', () => {
     const { poller, rec } = recordingPoller();
     const [r, w] = sys.pipe();
     try {
-      poller.read(r, Buffer.alloc(16), 20);
-      await settle();
-      expect(poller.stats()).toMatchObject({ pending: 1, io: 1 });
-      expect(poller.cancel(20)).toBe(true);
-      await waitFor(() => resultOf(rec, 20) !== undefined, 'the cancelled read');
-      const value = resultOf(rec, 20) as number;
-      expect(value).toBeLessThan(0);
-      expect(getSystemErrorName(value)).toBe('ECANCELED');
-      expect(poller.cancel(20)).toBe(false); // delivered: nothing left to cancel
-      await settle();
-      expect(rec.pairs.filter(([t]) => t === 20)).toHaveLength(1);
-      expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });
-
-      const buf = Buffer.alloc(16);
-      poller.read(r, buf, 21);
-      poller.write(w, Buffer.from('after'), 22);
-      await waitFor(() => resultOf(rec, 21) !== undefined, 'a read after the cancellation');
-      expect(buf.toString('utf8', 0, resultOf(rec, 21))).toBe('after');
+      await expectCancelledReadThenReuse(poller, rec, r, w, [20, 21, 22]);
     } finally {
       poller.close();
       sys.closeHandle(r);
@@ -148,13 +122,10 @@ describe('pipes', () => {
   });
 
   it('post() queues a token through PostQueuedCompletionStatus', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
+    await withRecordingPoller(async (poller, rec) => {
       poller.post(2 ** 40 + 3);
       await waitFor(() => rec.pairs.length > 0, 'the posted packet');
       expect(rec.pairs[0]).toEqual([2 ** 40 + 3, 1]);
-    } finally {
-      poller.close();
-    }
+    });
   });
 });

@@ -1,26 +1,12 @@
 // Edge-triggered registrations (Interest.EDGE), emulated on AFD polls: after a report a direction is polled again
 // only once one of this backend's socket functions has returned would-block on the socket (or on reregister).
 // Real sockets on 127.0.0.1; every "no report" check waits for the loop to settle, none measures time.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRuntime, Interest, Ready } from '@fdloop/core';
-import { iocp, sys, WOULD_BLOCK } from '../src/index.js';
-import { recordingPoller, settle, waitFor } from './helpers.js';
+import { iocp, sys, WOULD_BLOCK, type IocpPoller } from '../src/index.js';
+import { settle, socketsClosedAfterEach, waitFor, withRecordingPoller, type Recorded } from './helpers.js';
 
-const opened: number[] = [];
-function pair(): [number, number] {
-  const p = sys.socketPair();
-  opened.push(...p);
-  return p;
-}
-afterEach(() => {
-  for (const fd of opened.splice(0)) {
-    try {
-      sys.closeSocket(fd);
-    } catch {
-      // closed by the test itself
-    }
-  }
-});
+const { pair } = socketsClosedAfterEach();
 
 /** recv until WOULD_BLOCK; returns what was read. */
 function drain(fd: number): string {
@@ -45,82 +31,73 @@ async function arrived(reader: number, expected: string): Promise<string> {
   return got;
 }
 
+/** A socket pair and a recording poller for `body`: the poller is closed after it, the sockets after the test. */
+async function withPairAndPoller(body: (a: number, b: number, poller: IocpPoller, rec: Recorded) => Promise<void>): Promise<void> {
+  const [a, b] = pair();
+  await withRecordingPoller((poller, rec) => body(a, b, poller, rec));
+}
+
+/** Lets the loop settle, then checks that the poller still has `count` reports: nothing new was reported. */
+async function stillReported(rec: Recorded, count: number): Promise<void> {
+  await settle();
+  expect(rec.pairs.length).toBe(count);
+}
+
 describe('EDGE on the poller', () => {
   it('reports each arrival once, across two rounds of drain → arrive', async () => {
-    const [r, w] = pair();
-    const { poller, rec } = recordingPoller();
-    try {
+    await withPairAndPoller(async (r, w, poller, rec) => {
       poller.register(r, 5, Interest.READABLE | Interest.EDGE);
       await settle();
       expect(rec.pairs).toEqual([]);
       for (let round = 1; round <= 3; round++) {
         sys.send(w, Buffer.from(`m${round}`));
         await waitFor(() => rec.pairs.length === round, `report ${round}`);
-        await settle();
-        expect(rec.pairs.length).toBe(round); // the unread data is not reported again
+        await stillReported(rec, round); // the unread data is not reported again
         const [token, flags] = rec.pairs[round - 1] as [number, number];
         expect(token).toBe(5);
         expect(flags & Ready.READABLE).toBeTruthy();
         expect(drain(r)).toBe(`m${round}`); // ends with WOULD_BLOCK: the read side is re-armed
-        await settle();
-        expect(rec.pairs.length).toBe(round); // a drain alone reports nothing
+        await stillReported(rec, round); // a drain alone reports nothing
       }
-    } finally {
-      poller.close();
-    }
+    });
   });
 
   it('is not re-armed without a drain: more data, or a read that stops short of WOULD_BLOCK, reports nothing', async () => {
-    const [r, w] = pair();
-    const { poller, rec } = recordingPoller();
-    try {
+    await withPairAndPoller(async (r, w, poller, rec) => {
       poller.register(r, 1, Interest.READABLE | Interest.EDGE);
       sys.send(w, Buffer.from('a'));
       await waitFor(() => rec.pairs.length === 1, 'the first report');
       sys.send(w, Buffer.from('b'));
-      await settle();
-      expect(rec.pairs.length).toBe(1);
+      await stillReported(rec, 1);
       // A partial read (one byte of at least two) is no drain.
       expect(sys.recv(r, Buffer.alloc(1))).toBe(1);
       sys.send(w, Buffer.from('c'));
-      await settle();
-      expect(rec.pairs.length).toBe(1);
+      await stillReported(rec, 1);
       // The drain re-arms: the rest is read, nothing is reported until something new arrives.
       expect(await arrived(r, 'bc')).toBe('bc');
-      await settle();
-      expect(rec.pairs.length).toBe(1);
+      await stillReported(rec, 1);
       sys.send(w, Buffer.from('d'));
       await waitFor(() => rec.pairs.length === 2, 'the report after the drain');
-    } finally {
-      poller.close();
-    }
+    });
   });
 
   it('reregister re-arms without a drain (the unread data is reported again, with the new token)', async () => {
-    const [r, w] = pair();
-    const { poller, rec } = recordingPoller();
-    try {
+    await withPairAndPoller(async (r, w, poller, rec) => {
       poller.register(r, 1, Interest.READABLE | Interest.EDGE);
       sys.send(w, Buffer.from('x'));
       await waitFor(() => rec.pairs.length === 1, 'the first report');
-      await settle();
-      expect(rec.pairs.length).toBe(1);
+      await stillReported(rec, 1);
       poller.reregister(r, 2, Interest.READABLE | Interest.EDGE);
       await waitFor(() => rec.pairs.length === 2, 'the report after reregister');
       expect((rec.pairs[1] as [number, number])[0]).toBe(2);
-    } finally {
-      poller.close();
-    }
+    });
   });
 
   it('WRITABLE: reported once, then again after a send hit WOULD_BLOCK and the peer made room', async () => {
-    const [a, b] = pair();
-    const { poller, rec } = recordingPoller();
-    try {
+    await withPairAndPoller(async (a, b, poller, rec) => {
       poller.register(a, 9, Interest.WRITABLE | Interest.EDGE);
       await waitFor(() => rec.pairs.length === 1, 'the first writable report');
-      await settle();
-      expect(rec.pairs.length).toBe(1); // level mode would report an empty send buffer on every poll
+      await stillReported(rec, 1); // level mode would report an empty send buffer on every poll
       // Fill the connection until send says WOULD_BLOCK (bounded: loopback buffers are finite).
       const chunk = Buffer.alloc(64 * 1024, 1);
       let sent = 0;
@@ -131,8 +108,7 @@ describe('EDGE on the poller', () => {
         else sent += n;
       }
       expect(blocked).toBe(true);
-      await settle();
-      expect(rec.pairs.length).toBe(1);
+      await stillReported(rec, 1);
       // The peer reads everything: room appears, and the re-armed direction reports it.
       const buf = Buffer.alloc(256 * 1024);
       let received = 0;
@@ -145,27 +121,20 @@ describe('EDGE on the poller', () => {
         return received === sent && rec.pairs.length >= 2;
       }, 'the peer to read everything and a second writable report');
       expect((rec.pairs[1] as [number, number])[1] & Ready.WRITABLE).toBeTruthy();
-    } finally {
-      poller.close();
-    }
+    });
   });
 
   it('EDGE | ONESHOT: a drain does not re-arm a fired one-shot; reregister does', async () => {
-    const [r, w] = pair();
-    const { poller, rec } = recordingPoller();
-    try {
+    await withPairAndPoller(async (r, w, poller, rec) => {
       poller.register(r, 1, Interest.READABLE | Interest.EDGE | Interest.ONESHOT);
       sys.send(w, Buffer.from('x'));
       await waitFor(() => rec.pairs.length === 1, 'the report');
       expect(drain(r)).toBe('x');
       sys.send(w, Buffer.from('y'));
-      await settle();
-      expect(rec.pairs.length).toBe(1);
+      await stillReported(rec, 1);
       poller.reregister(r, 2, Interest.READABLE | Interest.EDGE | Interest.ONESHOT);
       await waitFor(() => rec.pairs.length === 2, 'the report after reregister');
-    } finally {
-      poller.close();
-    }
+    });
   });
 });
 

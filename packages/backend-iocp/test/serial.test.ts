@@ -6,16 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { getSystemErrorName } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { sys } from '../src/index.js';
-import { recordingPoller, settle, waitFor, type Recorded } from './helpers.js';
+import { sys, type IocpPoller } from '../src/index.js';
+import { completionOf, expectCancelledReadThenReuse, recordingPoller, resultOf, settle, waitFor, withRecordingPoller, type Recorded } from './helpers.js';
 
 const ports = (process.env.FDLOOP_IOCP_SERIAL ?? '').split(',').filter((p) => p.length > 0);
 const [COM_A, COM_B] = ports as [string, string];
 const MAXDWORD = 0xffffffff;
-
-function resultOf(rec: Recorded, token: number): number | undefined {
-  return rec.pairs.find(([t]) => t === token)?.[1];
-}
 
 function errnoName(value: number | undefined): string {
   return value === undefined || value >= 0 ? String(value) : getSystemErrorName(value);
@@ -34,6 +30,14 @@ async function withPair(body: (a: number, b: number) => Promise<void>, options: 
   }
 }
 
+/** A recording poller and both ends open for `body`; closes the ends after it, then the poller. */
+async function withPollerAndPair(
+  body: (poller: IocpPoller, rec: Recorded, a: number, b: number) => Promise<void>,
+  options: sys.SerialOptions = {},
+): Promise<void> {
+  await withRecordingPoller((poller, rec) => withPair((a, b) => body(poller, rec, a, b), options));
+}
+
 describe.skipIf(ports.length < 2)(`serial ports (${ports.join(' <-> ') || 'set FDLOOP_IOCP_SERIAL=COMx,COMy'}: a socat pty pair under Wine)`, () => {
   it('opens a port with the line settings and COMMTIMEOUTS it documents', () => {
     const h = sys.openSerial(COM_A, { baudRate: 115200 });
@@ -48,181 +52,122 @@ describe.skipIf(ports.length < 2)(`serial ports (${ports.join(' <-> ') || 'set F
   });
 
   it(`an overlapped write on ${COM_A} arrives as an overlapped read on ${COM_B}, and back; a read completes with what arrived`, async () => {
-    const { poller, rec } = recordingPoller();
-    try {
-      await withPair(async (a, b) => {
-        const inB = Buffer.alloc(64);
-        poller.read(b, inB, 1);
-        await settle();
-        expect(resultOf(rec, 1)).toBeUndefined(); // nothing sent yet: pending
-        poller.write(a, Buffer.from('hello'), 2);
-        await waitFor(() => resultOf(rec, 1) !== undefined && resultOf(rec, 2) !== undefined, 'read and write');
-        expect(resultOf(rec, 2)).toBe(5);
-        // 5 of 64: the read did not wait to fill its buffer (ReadIntervalTimeout).
-        expect(resultOf(rec, 1)).toBe(5);
-        expect(inB.toString('utf8', 0, 5)).toBe('hello');
+    await withPollerAndPair(async (poller, rec, a, b) => {
+      const inB = Buffer.alloc(64);
+      poller.read(b, inB, 1);
+      await settle();
+      expect(resultOf(rec, 1)).toBeUndefined(); // nothing sent yet: pending
+      poller.write(a, Buffer.from('hello'), 2);
+      await waitFor(() => resultOf(rec, 1) !== undefined && resultOf(rec, 2) !== undefined, 'read and write');
+      expect(resultOf(rec, 2)).toBe(5);
+      // 5 of 64: the read did not wait to fill its buffer (ReadIntervalTimeout).
+      expect(resultOf(rec, 1)).toBe(5);
+      expect(inB.toString('utf8', 0, 5)).toBe('hello');
 
-        const inA = Buffer.alloc(64);
-        poller.read(a, inA, 3);
-        poller.write(b, Buffer.from('world!'), 4);
-        await waitFor(() => resultOf(rec, 3) !== undefined && resultOf(rec, 4) !== undefined, 'the reverse direction');
-        expect(resultOf(rec, 4)).toBe(6);
-        expect(inA.toString('utf8', 0, resultOf(rec, 3))).toBe('world!');
-        expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });
-      });
-    } finally {
-      poller.close();
-    }
+      const inA = Buffer.alloc(64);
+      poller.read(a, inA, 3);
+      poller.write(b, Buffer.from('world!'), 4);
+      await waitFor(() => resultOf(rec, 3) !== undefined && resultOf(rec, 4) !== undefined, 'the reverse direction');
+      expect(resultOf(rec, 4)).toBe(6);
+      expect(inA.toString('utf8', 0, resultOf(rec, 3))).toBe('world!');
+      expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });
+    });
   });
 
   it('moves 256 KiB of random bytes unchanged (raw 8-bit line, no XON/XOFF), reading until all arrived', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
-      await withPair(async (a, b) => {
-        const data = randomBytes(256 * 1024);
-        const received = Buffer.alloc(data.length);
-        poller.write(a, data, 1);
-        let got = 0;
-        let token = 100;
-        while (got < data.length) {
-          const t = token++;
-          poller.read(b, received.subarray(got, Math.min(got + 65536, data.length)), t);
-          await waitFor(() => resultOf(rec, t) !== undefined, `read ${t} at byte ${got}`);
-          const n = resultOf(rec, t) as number;
-          expect(n).toBeGreaterThan(0);
-          got += n;
-        }
-        await waitFor(() => resultOf(rec, 1) !== undefined, 'the write');
-        expect(resultOf(rec, 1)).toBe(data.length);
-        expect(received.equals(data)).toBe(true);
-      });
-    } finally {
-      poller.close();
-    }
+    await withPollerAndPair(async (poller, rec, a, b) => {
+      const data = randomBytes(256 * 1024);
+      const received = Buffer.alloc(data.length);
+      poller.write(a, data, 1);
+      let got = 0;
+      let token = 100;
+      while (got < data.length) {
+        const t = token++;
+        poller.read(b, received.subarray(got, Math.min(got + 65536, data.length)), t);
+        const n = await completionOf(rec, t, `read ${t} at byte ${got}`);
+        expect(n).toBeGreaterThan(0);
+        got += n;
+      }
+      expect(await completionOf(rec, 1, 'the write')).toBe(data.length);
+      expect(received.equals(data)).toBe(true);
+    });
   });
 
   it('full duplex: reads pending on both ports complete with what the other side writes', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
-      await withPair(async (a, b) => {
-        const inA = Buffer.alloc(32);
-        const inB = Buffer.alloc(32);
-        poller.read(a, inA, 1);
-        poller.read(b, inB, 2);
-        await settle();
-        expect(poller.stats()).toMatchObject({ pending: 2, io: 2 });
-        poller.write(a, Buffer.from('from A'), 3);
-        poller.write(b, Buffer.from('from B'), 4);
-        await waitFor(() => [1, 2, 3, 4].every((t) => resultOf(rec, t) !== undefined), 'both reads and writes');
-        expect(inB.toString('utf8', 0, resultOf(rec, 2))).toBe('from A');
-        expect(inA.toString('utf8', 0, resultOf(rec, 1))).toBe('from B');
-        expect([resultOf(rec, 3), resultOf(rec, 4)]).toEqual([6, 6]);
-      });
-    } finally {
-      poller.close();
-    }
+    await withPollerAndPair(async (poller, rec, a, b) => {
+      const inA = Buffer.alloc(32);
+      const inB = Buffer.alloc(32);
+      poller.read(a, inA, 1);
+      poller.read(b, inB, 2);
+      await settle();
+      expect(poller.stats()).toMatchObject({ pending: 2, io: 2 });
+      poller.write(a, Buffer.from('from A'), 3);
+      poller.write(b, Buffer.from('from B'), 4);
+      await waitFor(() => [1, 2, 3, 4].every((t) => resultOf(rec, t) !== undefined), 'both reads and writes');
+      expect(inB.toString('utf8', 0, resultOf(rec, 2))).toBe('from A');
+      expect(inA.toString('utf8', 0, resultOf(rec, 1))).toBe('from B');
+      expect([resultOf(rec, 3), resultOf(rec, 4)]).toEqual([6, 6]);
+    });
   });
 
   it('a write blocked by a full line, cancelled, reports exactly the bytes that went out, and those arrive intact', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
-      await withPair(async (a, b) => {
-        // Nobody reads COM_B, so the ptys' and socat's buffers fill and the write stays pending.
-        const data = randomBytes(8 * 1024 * 1024);
-        poller.write(a, data, 1);
-        await settle();
-        expect(resultOf(rec, 1)).toBeUndefined();
-        expect(poller.cancel(1)).toBe(true);
-        await waitFor(() => resultOf(rec, 1) !== undefined, 'the cancelled write');
-        const sent = resultOf(rec, 1) as number;
-        // Some bytes went out (the buffers took them), not all: the count is what the kernel accepted.
-        expect(sent).toBeGreaterThan(0);
-        expect(sent).toBeLessThan(data.length);
-        const received = Buffer.alloc(data.length);
-        let got = 0;
-        let token = 100;
-        while (got < sent) {
-          const t = token++;
-          poller.read(b, received.subarray(got), t);
-          await waitFor(() => resultOf(rec, t) !== undefined, `read ${t} at byte ${got} of ${sent}`);
-          got += resultOf(rec, t) as number;
-        }
-        expect(got).toBe(sent);
-        expect(received.subarray(0, sent).equals(data.subarray(0, sent))).toBe(true);
-        // Nothing beyond what was reported: a further read sees no byte (its timeout ends it with 0).
-        sys.setCommTimeouts(b, { readInterval: 1, readMultiplier: 0, readConstant: 300, writeMultiplier: 0, writeConstant: 0 });
-        poller.read(b, Buffer.alloc(16), 99);
-        await waitFor(() => resultOf(rec, 99) !== undefined, 'the final read');
-        expect(resultOf(rec, 99)).toBe(0);
-      });
-    } finally {
-      poller.close();
-    }
+    await withPollerAndPair(async (poller, rec, a, b) => {
+      // Nobody reads COM_B, so the ptys' and socat's buffers fill and the write stays pending.
+      const data = randomBytes(8 * 1024 * 1024);
+      poller.write(a, data, 1);
+      await settle();
+      expect(resultOf(rec, 1)).toBeUndefined();
+      expect(poller.cancel(1)).toBe(true);
+      const sent = await completionOf(rec, 1, 'the cancelled write');
+      // Some bytes went out (the buffers took them), not all: the count is what the kernel accepted.
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThan(data.length);
+      const received = Buffer.alloc(data.length);
+      let got = 0;
+      let token = 100;
+      while (got < sent) {
+        const t = token++;
+        poller.read(b, received.subarray(got), t);
+        got += await completionOf(rec, t, `read ${t} at byte ${got} of ${sent}`);
+      }
+      expect(got).toBe(sent);
+      expect(received.subarray(0, sent).equals(data.subarray(0, sent))).toBe(true);
+      // Nothing beyond what was reported: a further read sees no byte (its timeout ends it with 0).
+      sys.setCommTimeouts(b, { readInterval: 1, readMultiplier: 0, readConstant: 300, writeMultiplier: 0, writeConstant: 0 });
+      poller.read(b, Buffer.alloc(16), 99);
+      expect(await completionOf(rec, 99, 'the final read')).toBe(0);
+    });
   });
 
   it('a read with readTimeout that receives nothing completes with 0 bytes (a timeout, not end of file)', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
-      await withPair(
-        async (_a, b) => {
-          poller.read(b, Buffer.alloc(16), 1);
-          await waitFor(() => resultOf(rec, 1) !== undefined, 'the timed-out read');
-          expect(resultOf(rec, 1)).toBe(0);
-        },
-        { readTimeout: 200 },
-      );
-    } finally {
-      poller.close();
-    }
+    await withPollerAndPair(
+      async (poller, rec, _a, b) => {
+        poller.read(b, Buffer.alloc(16), 1);
+        expect(await completionOf(rec, 1, 'the timed-out read')).toBe(0);
+      },
+      { readTimeout: 200 },
+    );
   });
 
   it('cancel during a pending read delivers ECANCELED exactly once, and the port stays usable', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
-      await withPair(async (a, b) => {
-        poller.read(b, Buffer.alloc(16), 1);
-        await settle();
-        expect(poller.stats()).toMatchObject({ pending: 1, io: 1 });
-        expect(poller.cancel(1)).toBe(true);
-        await waitFor(() => resultOf(rec, 1) !== undefined, 'the cancelled read');
-        expect(errnoName(resultOf(rec, 1))).toBe('ECANCELED');
-        expect(poller.cancel(1)).toBe(false);
-        await settle();
-        expect(rec.pairs.filter(([t]) => t === 1)).toHaveLength(1);
-        expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });
-
-        const buf = Buffer.alloc(16);
-        poller.read(b, buf, 2);
-        poller.write(a, Buffer.from('after'), 3);
-        await waitFor(() => resultOf(rec, 2) !== undefined, 'a read after the cancellation');
-        expect(buf.toString('utf8', 0, resultOf(rec, 2))).toBe('after');
-      });
-    } finally {
-      poller.close();
-    }
+    await withPollerAndPair((poller, rec, a, b) => expectCancelledReadThenReuse(poller, rec, b, a, [1, 2, 3]));
   });
 
   it('a cancelled read that had already received bytes reports them instead of ECANCELED (Wine 8 leaves such a read pending: MAXDWORD read timeouts)', async () => {
     // ReadIntervalTimeout = ReadTotalTimeoutMultiplier = MAXDWORD: on Windows the read completes at the first
     // byte; Wine 8 copies the bytes into the buffer but keeps the read pending until it is full. Either way the
     // bytes must reach the caller: as a completion, or as the byte count of the cancelled read.
-    const { poller, rec } = recordingPoller();
-    try {
-      await withPair(async (a, b) => {
-        sys.setCommTimeouts(b, { readInterval: MAXDWORD, readMultiplier: MAXDWORD, readConstant: 0xfffffffe, writeMultiplier: 0, writeConstant: 0 });
-        const buf = Buffer.alloc(64);
-        poller.read(b, buf, 1);
-        poller.write(a, Buffer.from('kept!'), 2);
-        await waitFor(() => resultOf(rec, 1) !== undefined || buf.toString('utf8', 0, 5) === 'kept!', 'the bytes in the buffer');
-        poller.cancel(1);
-        await waitFor(() => resultOf(rec, 1) !== undefined, 'the read');
-        expect(resultOf(rec, 1)).toBe(5);
-        expect(buf.toString('utf8', 0, 5)).toBe('kept!');
-        expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });
-      });
-    } finally {
-      poller.close();
-    }
+    await withPollerAndPair(async (poller, rec, a, b) => {
+      sys.setCommTimeouts(b, { readInterval: MAXDWORD, readMultiplier: MAXDWORD, readConstant: 0xfffffffe, writeMultiplier: 0, writeConstant: 0 });
+      const buf = Buffer.alloc(64);
+      poller.read(b, buf, 1);
+      poller.write(a, Buffer.from('kept!'), 2);
+      await waitFor(() => resultOf(rec, 1) !== undefined || buf.toString('utf8', 0, 5) === 'kept!', 'the bytes in the buffer');
+      poller.cancel(1);
+      expect(await completionOf(rec, 1, 'the read')).toBe(5);
+      expect(buf.toString('utf8', 0, 5)).toBe('kept!');
+      expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });
+    });
   });
 
   it('closing the port with a read pending completes the read once with ECANCELED and reclaims it', async () => {
@@ -234,8 +179,7 @@ describe.skipIf(ports.length < 2)(`serial ports (${ports.join(' <-> ') || 'set F
       expect(poller.stats()).toMatchObject({ pending: 1, io: 1 });
       sys.closeHandle(a);
       // Windows: ERROR_OPERATION_ABORTED; Wine 8: ERROR_HANDLES_CLOSED. The one table maps both to ECANCELED.
-      await waitFor(() => resultOf(rec, 1) !== undefined, 'the read of the closed port');
-      expect(errnoName(resultOf(rec, 1))).toBe('ECANCELED');
+      expect(errnoName(await completionOf(rec, 1, 'the read of the closed port'))).toBe('ECANCELED');
       await settle();
       expect(rec.pairs).toHaveLength(1);
       expect(poller.stats()).toMatchObject({ pending: 0, io: 0 });

@@ -1,25 +1,11 @@
 // Socket readiness through the AFD poll ioctl: an echo server driven by the runtime, 500 sockets polled at once
 // (spread over several \Device\Afd handles), and typed errors for bad handles. Real sockets on 127.0.0.1.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRuntime, ErrnoError, Interest, Ready, type Runtime } from '@fdloop/core';
 import { iocp, sys, winError, winErrorName, WOULD_BLOCK } from '../src/index.js';
-import { recordingPoller, settle, waitFor } from './helpers.js';
+import { recordingPoller, settle, socketsClosedAfterEach, waitFor } from './helpers.js';
 
-const opened: number[] = [];
-function pair(): [number, number] {
-  const p = sys.socketPair();
-  opened.push(...p);
-  return p;
-}
-afterEach(() => {
-  for (const fd of opened.splice(0)) {
-    try {
-      sys.closeSocket(fd);
-    } catch {
-      // closed by the test itself
-    }
-  }
-});
+const { opened, pair } = socketsClosedAfterEach();
 
 describe('echo through readiness', () => {
   it('a runtime-driven echo server returns every message, then sees the client hang up', async () => {

@@ -10,12 +10,21 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { CancelledError, ErrnoError, createRuntime, type NotifierEvent, type PathEvent, type PathRecord, type ProcessExitEvent } from '@fdloop/core';
 import { iocp } from '../src/index.js';
-import { recordingPoller, settle, waitFor } from './helpers.js';
+import { recordingPoller, settle, waitFor, withRecordingPoller, withRuntime } from './helpers.js';
+
+/** Runs `body` with a fresh temporary directory, and removes the directory after it, whatever happens. */
+async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-file-'));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('notifier', () => {
   it('sums notifications sent from a worker thread through notifyRemote', async () => {
-    const rt = createRuntime({ backend: iocp() });
-    try {
+    await withRuntime(async (rt) => {
       let total = 0;
       const n = rt.notifier((ev: NotifierEvent) => {
         total += ev.count;
@@ -30,9 +39,7 @@ describe('notifier', () => {
       await waitFor(() => total === 21, 'all 21 notifications');
       await worker.terminate();
       n.close();
-    } finally {
-      await rt.close();
-    }
+    });
   });
 
   it('refuses a remote description from another process', () => {
@@ -57,8 +64,7 @@ describe('timer', () => {
   });
 
   it('disarm() discards expirations already queued', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
+    await withRecordingPoller(async (poller, rec) => {
       const timer = poller.addSource<'timer'>({ kind: 'timer', clock: 'monotonic' }, 6);
       timer.arm({ value: 1, absolute: false, interval: 1 });
       await waitFor(() => rec.pairs.length > 0, 'a first expiration');
@@ -68,110 +74,96 @@ describe('timer', () => {
       await settle();
       expect(rec.pairs.length).toBe(seen);
       timer.close();
-    } finally {
-      poller.close();
-    }
+    });
   });
 });
 
 describe('refused sources', () => {
   it("'boottime' timers and signals are refused with typed errors, a missing path with ENOENT", async () => {
-    const rt = createRuntime({ backend: iocp() });
-    try {
+    await withRuntime(async (rt) => {
       const unsupported = expect.objectContaining({ code: 'ERR_FDLOOP_UNSUPPORTED' });
       expect(() => rt.timer({ clock: 'boottime', delay: 1 })).toThrowError(unsupported);
       const missing = join(dirname(fileURLToPath(import.meta.url)), 'no-such-file.txt');
       expect(() => rt.watchPath(missing)).toThrowError(expect.objectContaining({ code: 'ENOENT', path: missing }));
       expect(() => rt.signal('SIGINT')).toThrowError(unsupported);
       expect(rt.pendingCount).toBe(0);
-    } finally {
-      await rt.close();
-    }
+    });
   });
 });
 
 describe('pathWatch of a single file', () => {
   it('reports modify on the file itself, ignores its neighbours, and ends with deleteSelf', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-file-'));
-    const file = join(dir, 'watched.txt');
-    const other = join(dir, 'other.txt');
-    writeFileSync(file, 'a');
-    const rt = createRuntime({ backend: iocp() });
-    const seen: PathEvent[] = [];
-    try {
-      const w = rt.watchPath(file, (ev) => seen.push(ev));
-      writeFileSync(other, 'neighbour'); // same directory, another name: filtered out
-      appendFileSync(file, 'b');
-      await waitFor(() => seen.some((e) => e.kind === 'modify'), 'a modify event');
-      unlinkSync(other);
-      unlinkSync(file);
-      await waitFor(() => seen.some((e) => e.kind === 'deleteSelf'), 'deleteSelf');
-      for (const e of seen) {
-        expect(e.path).toBe(file);
-        expect(e.isDirectory).toBe(false);
-        expect(['modify', 'deleteSelf']).toContain(e.kind);
-      }
-      expect(seen[seen.length - 1]?.kind).toBe('deleteSelf');
-      // The watch ended with the file: a new file of the same name is not reported.
-      const count = seen.length;
-      writeFileSync(file, 'new');
-      await settle();
-      expect(seen.length).toBe(count);
-      w.close();
-    } finally {
-      await rt.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'watched.txt');
+      const other = join(dir, 'other.txt');
+      writeFileSync(file, 'a');
+      await withRuntime(async (rt) => {
+        const seen: PathEvent[] = [];
+        const w = rt.watchPath(file, (ev) => seen.push(ev));
+        writeFileSync(other, 'neighbour'); // same directory, another name: filtered out
+        appendFileSync(file, 'b');
+        await waitFor(() => seen.some((e) => e.kind === 'modify'), 'a modify event');
+        unlinkSync(other);
+        unlinkSync(file);
+        await waitFor(() => seen.some((e) => e.kind === 'deleteSelf'), 'deleteSelf');
+        for (const e of seen) {
+          expect(e.path).toBe(file);
+          expect(e.isDirectory).toBe(false);
+          expect(['modify', 'deleteSelf']).toContain(e.kind);
+        }
+        expect(seen[seen.length - 1]?.kind).toBe('deleteSelf');
+        // The watch ended with the file: a new file of the same name is not reported.
+        const count = seen.length;
+        writeFileSync(file, 'new');
+        await settle();
+        expect(seen.length).toBe(count);
+        w.close();
+      });
+    });
   });
 
   it('reports moveSelf when the file is renamed away, and nothing for what happens to it afterwards', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-file-'));
-    const file = join(dir, 'Watched.TXT');
-    writeFileSync(file, 'a');
-    const rt = createRuntime({ backend: iocp() });
-    const seen: PathEvent[] = [];
-    try {
-      // Another spelling of the same name: Windows names compare case-insensitively.
-      const w = rt.watchPath(join(dir, 'watched.txt'), (ev) => seen.push(ev));
-      renameSync(file, join(dir, 'moved.txt'));
-      await waitFor(() => seen.some((e) => e.kind === 'moveSelf'), 'moveSelf');
-      appendFileSync(join(dir, 'moved.txt'), 'b');
-      await settle();
-      expect(seen.map((e) => e.kind)).toEqual(['moveSelf']);
-      w.close();
-    } finally {
-      await rt.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'Watched.TXT');
+      writeFileSync(file, 'a');
+      await withRuntime(async (rt) => {
+        const seen: PathEvent[] = [];
+        // Another spelling of the same name: Windows names compare case-insensitively.
+        const w = rt.watchPath(join(dir, 'watched.txt'), (ev) => seen.push(ev));
+        renameSync(file, join(dir, 'moved.txt'));
+        await waitFor(() => seen.some((e) => e.kind === 'moveSelf'), 'moveSelf');
+        appendFileSync(join(dir, 'moved.txt'), 'b');
+        await settle();
+        expect(seen.map((e) => e.kind)).toEqual(['moveSelf']);
+        w.close();
+      });
+    });
   });
 
   it('poller level: a file watch records on the watched path itself (no name), then deleteSelf and ignored', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fdloop-iocp-file-'));
-    const file = join(dir, 'f.bin');
-    writeFileSync(file, 'x');
-    const { poller, rec } = recordingPoller();
-    try {
-      const set = poller.addSource<'pathWatch'>({ kind: 'pathWatch' }, 77);
-      const id = set.add(file, { followSymlinks: true, recursive: true });
-      const records: PathRecord[] = [];
-      appendFileSync(file, 'y');
-      unlinkSync(file);
-      await waitFor(() => {
-        if (rec.pairs.length > 0) records.push(...set.read());
-        return records.some((r) => r.kind === 'ignored');
-      }, 'deleteSelf and ignored');
-      const kinds = records.map((r) => r.kind);
-      expect(kinds.slice(-2)).toEqual(['deleteSelf', 'ignored']);
-      for (const r of records) {
-        expect(r.watch).toBe(id);
-        expect(r.name).toBeUndefined();
-      }
-      set.remove(id); // already ended: ignored, as the contract asks
-      set.close();
-    } finally {
-      poller.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'f.bin');
+      writeFileSync(file, 'x');
+      await withRecordingPoller(async (poller, rec) => {
+        const set = poller.addSource<'pathWatch'>({ kind: 'pathWatch' }, 77);
+        const id = set.add(file, { followSymlinks: true, recursive: true });
+        const records: PathRecord[] = [];
+        appendFileSync(file, 'y');
+        unlinkSync(file);
+        await waitFor(() => {
+          if (rec.pairs.length > 0) records.push(...set.read());
+          return records.some((r) => r.kind === 'ignored');
+        }, 'deleteSelf and ignored');
+        const kinds = records.map((r) => r.kind);
+        expect(kinds.slice(-2)).toEqual(['deleteSelf', 'ignored']);
+        for (const r of records) {
+          expect(r.watch).toBe(id);
+          expect(r.name).toBeUndefined();
+        }
+        set.remove(id); // already ended: ignored, as the contract asks
+        set.close();
+      });
+    });
   });
 });
 
@@ -190,22 +182,18 @@ function nodeExit(child: ChildProcess): Promise<void> {
 
 describe('processExit', () => {
   it('reports exit code 3 of a child, with no signal', async () => {
-    const rt = createRuntime({ backend: iocp() });
-    try {
+    await withRuntime(async (rt) => {
       const child = spawn(process.execPath, ['-e', 'process.exitCode = 3'], { stdio: 'ignore' });
       const src = rt.processExit(child.pid as number);
       const ev = await src.exited;
       expect(ev).toEqual({ pid: child.pid, code: 3, signo: null, signal: null, coreDumped: false });
       expect(src.closed).toBe(true);
       await nodeExit(child);
-    } finally {
-      await rt.close();
-    }
+    });
   });
 
   it('reports a child killed by child.kill() as exit code 1 (TerminateProcess), signal null', async () => {
-    const rt = createRuntime({ backend: iocp() });
-    try {
+    await withRuntime(async (rt) => {
       const child = sleeper();
       const events: ProcessExitEvent[] = [];
       const src = rt.processExit(child.pid as number, {}, (ev) => events.push(ev));
@@ -216,14 +204,11 @@ describe('processExit', () => {
       await nodeExit(child);
       // Node itself reports the signal only because it remembers sending it.
       expect(child.signalCode).toBe('SIGTERM');
-    } finally {
-      await rt.close();
-    }
+    });
   });
 
   it('throws ESRCH (OpenProcess) for a process id that names no process, leaving nothing open', async () => {
-    const rt = createRuntime({ backend: iocp() });
-    try {
+    await withRuntime(async (rt) => {
       // Windows process ids are multiples of 4 from a table far smaller than this one.
       const missing = 0x7ffffffc;
       let caught: unknown;
@@ -235,9 +220,7 @@ describe('processExit', () => {
       expect(caught).toBeInstanceOf(ErrnoError);
       expect(caught).toMatchObject({ code: 'ESRCH', syscall: 'OpenProcess' });
       expect(rt.pendingCount).toBe(0);
-    } finally {
-      await rt.close();
-    }
+    });
   });
 
   it('a source closed before the exit never calls back, and exited rejects with CancelledError', async () => {
@@ -286,8 +269,7 @@ describe('processExit', () => {
   });
 
   it('poller level: the exit is reported once as READABLE; read() returns one record, then none', async () => {
-    const { poller, rec } = recordingPoller();
-    try {
+    await withRecordingPoller(async (poller, rec) => {
       const child = spawn(process.execPath, ['-e', 'process.exitCode = 7'], { stdio: 'ignore' });
       const src = poller.addSource<'processExit'>({ kind: 'processExit', pid: child.pid as number }, 13);
       await waitFor(() => rec.pairs.length > 0, 'the exit report');
@@ -296,8 +278,6 @@ describe('processExit', () => {
       expect(src.read()).toEqual([]);
       src.close();
       await nodeExit(child);
-    } finally {
-      poller.close();
-    }
+    });
   });
 });

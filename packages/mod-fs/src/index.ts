@@ -129,10 +129,11 @@ export interface WriteStreamOptions {
  */
 export interface FsApi {
   /**
-   * How `open`/`close`/`read`/`write`/`readFile` run: `'io_uring'` (the backend's completion layer, batched
-   * submission) or `'pool'` (node:fs calls on the thread pool). Every other operation always runs on the pool.
+   * How `open`/`close`/`read`/`write`/`readFile` run: the kind of the backend's completion layer (`'io_uring'` on
+   * Linux with backend-epoll, `'iocp'` on Windows with backend-iocp) or `'pool'` (node:fs calls on the thread
+   * pool). Every other operation always runs on the pool.
    */
-  readonly io: 'pool' | 'io_uring' | (string & {});
+  readonly io: 'pool' | 'io_uring' | 'iocp' | (string & {});
   /** Open a file; resolves with the descriptor. `flags` defaults to `'r'`, `mode` to `0o666`. */
   open(path: PathLike, flags?: string | number, mode?: number): Promise<number>;
   /** Close a descriptor. */
@@ -226,11 +227,12 @@ export interface FsApi {
 export interface FsModuleOptions {
   /**
    * How `open`/`close`/`read`/`write`/`readFile` run. `'auto'`: the backend's completion layer (io_uring on
-   * Linux) when it is available — `kernel.io_uring_disabled` allows it and the kernel has it — else the thread
-   * pool. `'pool'`: always the pool. `'uring'`: the completion layer or an {@link UnsupportedError} saying why
-   * not. Defaults to `'auto'`.
+   * Linux when `kernel.io_uring_disabled` allows it and the kernel has it; IOCP on Windows) when it is available,
+   * else the thread pool. `'pool'`: always the pool. `'completion'`: the completion layer or an
+   * {@link UnsupportedError} saying why not; `'uring'` is the same (its first name, from when io_uring was the
+   * only one). Defaults to `'auto'`.
    */
-  readonly io?: 'auto' | 'pool' | 'uring';
+  readonly io?: 'auto' | 'pool' | 'completion' | 'uring';
   /** The most operations sent to a worker in one task. Defaults to `32`. */
   readonly batchSize?: number;
 }
@@ -341,13 +343,15 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
 
 function setup(ctx: ModuleContext, options: FsModuleOptions): FsApi {
   const io = options.io ?? 'auto';
-  if (io !== 'auto' && io !== 'pool' && io !== 'uring') throw new InvalidArgumentError('io', `must be 'auto', 'pool' or 'uring', got ${String(io)}`);
+  if (io !== 'auto' && io !== 'pool' && io !== 'completion' && io !== 'uring') {
+    throw new InvalidArgumentError('io', `must be 'auto', 'pool', 'completion' or 'uring', got ${String(io)}`);
+  }
   let ring: CompletionIo | undefined;
   if (io !== 'pool') {
     const opened = completionProvider(ctx.backend)?.open(ctx.runtime);
     if (opened === undefined || 'unavailable' in opened) {
       const reason = opened?.unavailable ?? 'the backend has no completion I/O layer';
-      if (io === 'uring') throw new UnsupportedError(ctx.backend.name, 'io_uring file I/O', reason);
+      if (io === 'completion' || io === 'uring') throw new UnsupportedError(ctx.backend.name, 'completion file I/O (io_uring, IOCP)', reason);
       ctx.trace(`completion I/O unavailable (${reason}); using the thread pool`);
     } else {
       const opened_ = opened;

@@ -300,7 +300,8 @@ describe.each(PATHS)('mod-fs ($io path) against node:fs', ({ io, expected }) => 
     const { completion: _completion, ...withoutCompletion } = epoll() as CompletionBackend;
     const plain = createRuntime({ backend: withoutCompletion });
     expect(plain.use(fsModule()).io).toBe('pool'); // 'auto' falls back to the pool
-    expect(() => plain.use(fsModule({ io: 'uring' }))).toThrow(/io_uring file I\/O.*no completion I\/O layer/);
+    expect(() => plain.use(fsModule({ io: 'uring' }))).toThrow(/completion file I\/O.*no completion I\/O layer/);
+    expect(() => plain.use(fsModule({ io: 'completion' }))).toThrow(/completion file I\/O \(io_uring, IOCP\).*no completion I\/O layer/);
     await plain.close();
   });
 });

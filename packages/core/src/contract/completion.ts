@@ -1,8 +1,10 @@
 /**
  * The optional completion I/O layer (DESIGN.md decision 6): "do this read and tell me when it is done", as
  * io_uring on Linux and IOCP on Windows offer it, next to the readiness contract. A backend that has it exposes
- * a {@link CompletionProvider} as `backend.completion` and sets `capabilities.completionIo`; modules (mod-fs)
- * use it when present and fall back to the thread pool otherwise.
+ * a {@link CompletionProvider} as `backend.completion`, and sets `capabilities.completionIo` when the layer is
+ * usable whatever the kernel (IOCP; epoll's io_uring may be forbidden by the kernel, so epoll leaves it `false`
+ * and its provider's `open` says why when it cannot open). Modules (mod-fs) use the layer when it opens and fall
+ * back to the thread pool otherwise.
  *
  * Guarantees an implementation gives:
  * 1. **Never blocks the loop thread**, and never waits on a pollable descriptor (FIFO, socket, tty): those are
@@ -15,6 +17,7 @@
  *    memory the kernel may still write is not freed before it lets go.
  */
 
+import { getSystemErrorMap } from 'node:util';
 import type { Backend } from './index.js';
 import type { Runtime } from '../runtime.js';
 
@@ -66,4 +69,27 @@ export interface CompletionBackend extends Backend {
 export function completionProvider(backend: Backend): CompletionProvider | undefined {
   const candidate = (backend as Partial<CompletionBackend>).completion;
   return candidate !== undefined && typeof candidate.open === 'function' ? candidate : undefined;
+}
+
+let errorMap: Map<number, [string, string]> | undefined;
+
+/**
+ * An error shaped exactly like node:fs's for the same failure (guarantee 2 of the completion layer): the message
+ * `"ENOENT: no such file or directory, open '/x'"`, `code`, the negative `errno` Node uses on this platform,
+ * `syscall` and `path` (when given). For completion layers; other fdloop errors are `ErrnoError`s.
+ * @param errno - the negative errno as Node numbers it here (`-2` for `ENOENT` on Linux, libuv's on Windows).
+ * @example
+ * ```ts
+ * throw nodeFsError(-2, 'open', '/missing'); // ENOENT: no such file or directory, open '/missing'
+ * ```
+ */
+export function nodeFsError(errno: number, syscall: string, path?: string): NodeJS.ErrnoException {
+  errorMap ??= getSystemErrorMap();
+  const [code, description] = errorMap.get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
+  const error = new Error(`${code}: ${description}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`) as NodeJS.ErrnoException;
+  error.errno = errno;
+  error.code = code;
+  error.syscall = syscall;
+  if (path !== undefined) error.path = path;
+  return error;
 }

@@ -127,7 +127,11 @@ export interface Capabilities {
   readonly pathWatch: boolean;
   /** Waiting for a process to exit without blocking (pidfd, `EVFILT_PROC`). */
   readonly processExit: boolean;
-  /** The optional completion I/O layer (io_uring, IOCP). */
+  /**
+   * The optional completion I/O layer (IOCP) is known to be usable up front. `false` does not mean there is none:
+   * a backend whose layer depends on the running kernel (epoll's io_uring, which `kernel.io_uring_disabled` may
+   * forbid) still exposes `backend.completion`, and `completionProvider(backend)?.open(rt)` says whether it opened.
+   */
   readonly completionIo: boolean;
   /** GPIO character-device lines. */
   readonly gpio: boolean;
