@@ -16,6 +16,7 @@ import {
   CancelledError,
   Interest,
   PollableFdError,
+  READFILE_ERROR_NAMES_PATH,
   nodeFsError,
   type CompletionIo,
   type CompletionProvider,
@@ -46,8 +47,6 @@ interface NativeRing {
 type NativeRingConstructor = new (entries: number) => NativeRing;
 
 const SYSCALLS = ['', 'open', 'read', 'write', 'close'] as const;
-/** Whether this Node's `fs.promises.readFile` names the path when its read fails (EISDIR): Node 26 does, 20-24 do not. */
-const READFILE_NAMES_PATH = Number(process.versions.node.split('.')[0]) >= 26;
 const POLLABLE = ['', 'fifo', 'socket', 'character device'] as const;
 
 
@@ -157,7 +156,7 @@ class UringIo implements CompletionIo {
       } else if (result < 0) {
         const syscall = SYSCALLS[failed] ?? p.kind;
         // node:fs names the path for open; for the read of a readFile only from Node 26 on (20-24 leave it out).
-        const named = syscall === 'open' || (p.kind === 'readFile' && READFILE_NAMES_PATH);
+        const named = syscall === 'open' || (p.kind === 'readFile' && READFILE_ERROR_NAMES_PATH);
         p.reject(nodeFsError(result, syscall, named ? p.path : undefined));
       } else if (p.kind === 'readFile' || p.kind === 'read') {
         p.resolve(bytes ?? Buffer.alloc(0));

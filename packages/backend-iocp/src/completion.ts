@@ -18,6 +18,7 @@ import {
   CancelledError,
   InvalidArgumentError,
   PollableFdError,
+  READFILE_ERROR_NAMES_PATH,
   nodeFsError,
   type CompletionIo,
   type CompletionProvider,
@@ -28,8 +29,6 @@ import { errnoOf, winErrorName } from './errors.js';
 import { loadNative, type NativeCompletion } from './native.js';
 import { IocpPoller } from './poller.js';
 
-/** Whether this Node's `fs.promises.readFile` names the path when its read fails (EISDIR): Node 26 does, 20-24 do not. */
-const READFILE_NAMES_PATH = Number(process.versions.node.split('.')[0]) >= 26;
 const ERROR_FILE_EXISTS = 80;
 const FILE_TYPE_CHAR = 2;
 const FILE_TYPE_PIPE = 3;
@@ -115,7 +114,7 @@ class IocpIo implements CompletionIo {
           if (length === buffer.length) {
             // Full: a probe read says whether the file grew (or its size was unknown) or this is the end.
             const probe = Buffer.allocUnsafe(PROBE_SIZE);
-            const n = await this.#io(false, handle, probe, length, 'read', READFILE_NAMES_PATH ? target : undefined);
+            const n = await this.#io(false, handle, probe, length, 'read', READFILE_ERROR_NAMES_PATH ? target : undefined);
             if (n === 0) break;
             const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + n));
             buffer.copy(grown, 0, 0, length);
@@ -124,7 +123,7 @@ class IocpIo implements CompletionIo {
             length += n;
             continue;
           }
-          const n = await this.#io(false, handle, buffer.subarray(length), length, 'read', READFILE_NAMES_PATH ? target : undefined);
+          const n = await this.#io(false, handle, buffer.subarray(length), length, 'read', READFILE_ERROR_NAMES_PATH ? target : undefined);
           if (n === 0) break;
           length += n;
         }

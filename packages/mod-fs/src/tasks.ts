@@ -6,7 +6,7 @@
  */
 
 import * as fs from 'node:fs';
-import { PollableFdError, type TaskContext } from '@fdloop/core';
+import { PollableFdError, READFILE_ERROR_NAMES_PATH, type TaskContext } from '@fdloop/core';
 
 /** One operation. `a`, `b`, `c` are its arguments (kept positional to make batches cheap to clone). */
 export type FsOp =
@@ -100,16 +100,13 @@ function plainStats(s: fs.Stats): Record<string, unknown> {
   return { ...s };
 }
 
-/** Whether this Node's `fs.promises.readFile` names the path when its read fails (EISDIR): 26 does, 20-24 do not. */
-const READFILE_NAMES_PATH = Number(process.versions.node.split('.')[0]) >= 26;
-
 /**
  * `readFileSync`'s error, shaped as `fs.promises.readFile` shapes it on this Node: from Node 26 on the promise API
  * names the path of a failed read (`EISDIR: …, read '/dir'`), the synchronous one never does.
  */
 function asPromisesReadFileError(error: unknown, path: string): unknown {
   const e = error as NodeJS.ErrnoException;
-  if (READFILE_NAMES_PATH && e instanceof Error && e.syscall === 'read' && e.path === undefined) {
+  if (READFILE_ERROR_NAMES_PATH && e instanceof Error && e.syscall === 'read' && e.path === undefined) {
     e.path = path;
     e.message = `${e.message} '${path}'`;
   }

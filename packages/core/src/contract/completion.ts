@@ -71,6 +71,13 @@ export function completionProvider(backend: Backend): CompletionProvider | undef
   return candidate !== undefined && typeof candidate.open === 'function' ? candidate : undefined;
 }
 
+/**
+ * Whether this Node's `fs.promises.readFile` names the path when the read itself fails (`EISDIR: …, read '/dir'`):
+ * Node 26 does, 20–24 do not (the failed `open` always names it). A completion layer's `readFile`, and anything
+ * else that promises node:fs's errors, follows the running Node.
+ */
+export const READFILE_ERROR_NAMES_PATH: boolean = Number(process.versions.node.split('.')[0]) >= 26;
+
 let errorMap: Map<number, [string, string]> | undefined;
 
 /**
