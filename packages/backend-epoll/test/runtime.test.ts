@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Interest, Ready, createRuntime, type ReadyEvent, type Runtime, type RuntimeOptions, type Watcher } from '@fdloop/core';
+import { Interest, Ready, createRuntime, currentTick, inTick, type ReadyEvent, type Runtime, type RuntimeOptions, type Watcher } from '@fdloop/core';
 import { epoll, sys } from '../src/index.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -876,5 +876,44 @@ describe('tracing', () => {
     // Tick numbers grow.
     const ticks = lines.map((line) => Number(/\| t(\d+)/.exec(line)?.[1]));
     for (let i = 1; i < ticks.length; i++) expect(ticks[i]).toBeGreaterThanOrEqual(ticks[i - 1] as number);
+  });
+});
+
+describe('ticks: inTick() and currentTick()', () => {
+  it('inTick() is true inside a batch of events, timers and immediates, false outside (Node timers, promises after)', async () => {
+    const rt = runtime();
+    const [r, w] = pipe();
+    const seen: { where: string; inside: boolean; tick: number }[] = [];
+    const note = (where: string): void => void seen.push({ where, inside: inTick(), tick: currentTick() });
+    note('test body');
+    await new Promise<void>((resolve) => {
+      rt.watch(r, Interest.READABLE, (_ev, watcher) => {
+        note('watcher');
+        watcher.close();
+        void Promise.resolve().then(() => note('microtask after the watcher'));
+        rt.setTimeout(() => {
+          note('runtime timer');
+          rt.setImmediate(() => {
+            note('runtime immediate');
+            setTimeout(() => {
+              note('Node timer');
+              resolve();
+            }, 5);
+          });
+        }, 1);
+      });
+      sys.write(w, Buffer.from('x'));
+    });
+    expect(seen.map((s) => [s.where, s.inside])).toEqual([
+      ['test body', false],
+      ['watcher', true],
+      ['microtask after the watcher', false],
+      ['runtime timer', true],
+      ['runtime immediate', true],
+      ['Node timer', false],
+    ]);
+    const ticks = seen.filter((s) => s.inside).map((s) => s.tick);
+    expect(new Set(ticks).size).toBe(3); // each entry from the event loop is a tick of its own
+    expect(seen[2]?.tick).toBe(seen[1]?.tick); // outside, currentTick() still names the last tick
   });
 });

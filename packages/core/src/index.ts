@@ -94,6 +94,7 @@ export {
 export {
   currentThread,
   currentTick,
+  inTick,
   print,
   printContent,
   setPrintOutput,

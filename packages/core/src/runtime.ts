@@ -28,7 +28,7 @@ import {
   errnoError,
 } from './errors.js';
 import { TimerQueue, type QueueEntry } from './timer-queue.js';
-import { Tracer, beginTick, traceFromEnv, type TraceOptions } from './trace.js';
+import { Tracer, beginTick, endTick, traceFromEnv, type TraceOptions } from './trace.js';
 import { resolveBackend } from './detect.js';
 import type {
   KernelTimer,
@@ -1213,6 +1213,14 @@ export class Runtime implements AsyncDisposable {
   private dispatch(count: number): void {
     if (this.isClosed) return;
     beginTick();
+    try {
+      this.dispatchEvents(count);
+    } finally {
+      endTick();
+    }
+  }
+
+  private dispatchEvents(count: number): void {
     if (count < 0) {
       if (this.tracer.enabled) this.tracer.marker('poller failure');
       this.report(errnoError(count, `${this.backend.name} poller`, { message: `backend ${this.backend.name} poller failed` }), { source: 'poller' });
@@ -1377,16 +1385,20 @@ export class Runtime implements AsyncDisposable {
     const first = this.timers.peek();
     if (first !== undefined && first.due <= now) {
       beginTick();
-      const tracing = this.tracer.enabled;
-      if (tracing) this.tracer.marker('timers');
-      // Timers scheduled by callbacks of this round fire in a later round even when already due, as in Node.
-      const limit = this.timerSeq;
-      for (;;) {
-        const t = this.timers.peek();
-        if (t === undefined || t.due > now || t.seq >= limit) break;
-        this.timers.pop();
-        this.fireTimer(t, now);
-        if (this.isClosed) return;
+      try {
+        const tracing = this.tracer.enabled;
+        if (tracing) this.tracer.marker('timers');
+        // Timers scheduled by callbacks of this round fire in a later round even when already due, as in Node.
+        const limit = this.timerSeq;
+        for (;;) {
+          const t = this.timers.peek();
+          if (t === undefined || t.due > now || t.seq >= limit) break;
+          this.timers.pop();
+          this.fireTimer(t, now);
+          if (this.isClosed) return;
+        }
+      } finally {
+        endTick();
       }
     }
     this.armNodeTimer();
@@ -1437,22 +1449,26 @@ export class Runtime implements AsyncDisposable {
     const batch = this.immediates;
     this.immediates = [];
     beginTick();
-    if (this.tracer.enabled) this.tracer.marker(`immediates: ${batch.length}`);
-    for (const t of batch) {
-      if (!t.active) continue;
-      t.active = false;
-      if (t.refd) {
-        this.refImmediates -= 1;
-        this.pending -= 1;
-        this.scheduleFinishCheck();
+    try {
+      if (this.tracer.enabled) this.tracer.marker(`immediates: ${batch.length}`);
+      for (const t of batch) {
+        if (!t.active) continue;
+        t.active = false;
+        if (t.refd) {
+          this.refImmediates -= 1;
+          this.pending -= 1;
+          this.scheduleFinishCheck();
+        }
+        try {
+          if (t.args.length === 0) t.callback();
+          else t.callback(...t.args);
+        } catch (err) {
+          this.report(err, { source: 'immediate' });
+        }
+        if (this.isClosed) return;
       }
-      try {
-        if (t.args.length === 0) t.callback();
-        else t.callback(...t.args);
-      } catch (err) {
-        this.report(err, { source: 'immediate' });
-      }
-      if (this.isClosed) return;
+    } finally {
+      endTick();
     }
     this.armImmediate();
   };

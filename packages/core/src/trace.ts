@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 // Module state is per thread: every worker_thread loads its own copy of this module.
 let threadName: string = isMainThread ? 'main' : `worker-${threadId}`;
 let tickNumber = 0;
+let tickOpen = false;
 /** This thread's trace clock origin on its own `performance.now()` scale (see {@link adoptTraceOrigin}). */
 let origin = performance.now();
 
@@ -54,7 +55,32 @@ export function currentTick(): number {
  */
 export function beginTick(): number {
   tickNumber += 1;
+  tickOpen = true;
   return tickNumber;
+}
+
+/**
+ * The entry from the event loop that {@link beginTick} started has returned (promise continuations it queued may
+ * still run, outside the tick).
+ * @internal
+ */
+export function endTick(): void {
+  tickOpen = false;
+}
+
+/**
+ * Whether a runtime of this thread is inside a tick: running a batch of ready events, timers or immediates. Code
+ * that caches something per tick (mod-http's `Date` header) checks this, since outside a tick — a callback of a
+ * Node timer, a promise settled by libuv — {@link currentTick} still names the last tick, however long ago it was.
+ *
+ * @example
+ * ```ts
+ * import { currentTick, inTick } from '@fdloop/core';
+ * const fresh = inTick() && currentTick() === cachedTick;
+ * ```
+ */
+export function inTick(): boolean {
+  return tickOpen;
 }
 
 /** Where trace or print output goes: a function receiving one line without its trailing newline. */

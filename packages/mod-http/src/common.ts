@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidArgumentError, currentTick } from '@fdloop/core';
+import { InvalidArgumentError, currentTick, inTick } from '@fdloop/core';
 
 /** Reason phrases of the status codes a server commonly sends. */
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
@@ -48,12 +48,13 @@ let dateValue = '';
 let dateTick = -1;
 
 /**
- * The current `Date` header value, formatted once per second. The clock is read once per runtime tick (one batch
- * of events, like nginx's per-iteration time cache): the responses of one batch share one value.
+ * The current `Date` header value, formatted once per second. Inside a runtime tick (one batch of events, like
+ * nginx's per-iteration time cache) the clock is read once: the responses of one batch share one value. Outside a
+ * tick (a response finished from a Node timer or a promise libuv settled) the clock is read every time.
  */
 export function httpDate(): string {
-  const tick = currentTick();
-  if (tick === dateTick && tick !== 0) return dateValue;
+  const tick = inTick() ? currentTick() : -1;
+  if (tick === dateTick && tick !== -1) return dateValue;
   dateTick = tick;
   const now = Date.now();
   const second = Math.floor(now / 1000);

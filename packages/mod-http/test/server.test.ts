@@ -341,6 +341,23 @@ describe('the response memo (a repeated text response is sent as the same bytes)
     await server.close();
   });
 
+  it('Date is the time of the response, also when it is finished outside a runtime tick (after a Node timer)', async () => {
+    let endedAt = 0;
+    const server = serve(async (req, res) => {
+      if (req.path === '/late') {
+        await new Promise((r) => setTimeout(r, 1100)); // a Node timer: the continuation runs outside any runtime tick
+        endedAt = Date.now();
+      }
+      res.end('Same text');
+    });
+    const first = await raw(server.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', (t) => t.endsWith('Same text'));
+    const late = await raw(server.port, 'GET /late HTTP/1.1\r\nHost: a\r\n\r\n', (t) => t.endsWith('Same text'));
+    const date = (text: string): number => Date.parse(/\r\nDate: ([^\r]+)\r\n/.exec(text)?.[1] ?? '');
+    expect(date(late.text)).toBeGreaterThanOrEqual(Math.floor(endedAt / 1000) * 1000);
+    expect(date(late.text)).toBeGreaterThan(date(first.text)); // not the memoized bytes of a second ago
+    await server.close();
+  });
+
   it('a request with Connection: close gets its close even when the same text was just sent on keep-alive', async () => {
     const server = serve((_req, res) => res.end('Hello World'));
     const first = await raw(server.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', (t) => t.endsWith('Hello World'));

@@ -6,7 +6,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { PoolTaskLoadError } from '../errors.js';
-import { adoptTraceOrigin, beginTick, formatLine, resolveWriter, setThreadName } from '../trace.js';
+import { adoptTraceOrigin, beginTick, endTick, formatLine, resolveWriter, setThreadName } from '../trace.js';
 import { serializeError, type DoneMessage, type RunMessage, type ToWorker } from './protocol.js';
 import type { TaskContext, TaskFunction } from './task.js';
 import type { Transferable } from 'node:worker_threads';
@@ -99,6 +99,8 @@ function run(message: RunMessage): void {
     } catch (err) {
       finish(message, failed(message, err), []);
       return;
+    } finally {
+      endTick(); // the task's synchronous part is the tick; its promise settles outside it
     }
     // Synchronous results go back at once; only promises cost a microtask hop.
     if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
