@@ -1,17 +1,18 @@
-// Backend.net on Winsock, and the portable modules on top of it: @fdloop/mod-net (TCP over IPv4/IPv6, half-close,
-// UDP, unix stream sockets where Winsock has them) and @fdloop/mod-http (server and client, chunked bodies), all
-// on a runtime with the iocp backend, over 127.0.0.1 / ::1 — plus node:net / node:http as independent peers.
+// Backend.net on Winsock, and the portable modules on top of it: @fdloop/mod-net (its net conformance suite from
+// @fdloop/mod-net/testing, plus unix stream sockets where Winsock has them) and @fdloop/mod-http (server and
+// client, chunked bodies), all on a runtime with the iocp backend, over 127.0.0.1 / ::1 — plus node:net /
+// node:http as independent peers.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as nodeNet from 'node:net';
 import { tmpdir } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, ErrnoError, errnoError, Interest, type NetSyscalls, type Runtime } from '@fdloop/core';
-import { netModule, Server, type NetApi, type Socket } from '@fdloop/mod-net';
+import { netModule, type NetApi } from '@fdloop/mod-net';
+import { runNetSuite, type NotASocket } from '@fdloop/mod-net/testing';
 import { createServer, HttpClient } from '@fdloop/mod-http';
 import { iocp, sys } from '../src/index.js';
 
@@ -32,16 +33,6 @@ afterEach(async () => {
   await rt.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function collect(socket: Socket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    socket.handle({
-      data: (chunk) => parts.push(Buffer.from(chunk)),
-      close: (error) => (error ? reject(error) : resolve(Buffer.concat(parts))),
-    });
-  });
-}
 
 describe('Backend.net (Winsock, raw results)', () => {
   it('returns -EAGAIN / -EINPROGRESS as Node numbers them, and errors that read as Node errors', () => {
@@ -181,152 +172,24 @@ describe('Backend.net (Winsock, raw results)', () => {
   });
 });
 
-describe('@fdloop/mod-net on iocp', () => {
-  it('echoes over IPv4 with addresses in Node shape, to our client and to node:net', async () => {
-    const server = net.listen({ host: '127.0.0.1', port: 0 }, (socket) => {
-      socket.handle({ data: (chunk) => socket.write(Buffer.from(chunk)) });
-    });
-    const client = await net.connect({ host: '127.0.0.1', port: server.port });
-    expect(client.remoteAddress()).toEqual({ family: 'IPv4', address: '127.0.0.1', port: server.port });
-    client.write('hello ');
-    client.write(Buffer.from('windows'));
-    const got: Buffer[] = [];
-    for await (const chunk of client) {
-      got.push(chunk);
-      if (Buffer.concat(got).length === 13) break;
-    }
-    expect(Buffer.concat(got).toString()).toBe('hello windows');
-    client.close();
+// The net conformance suite of @fdloop/mod-net (TCP v4/v6 with node:net — libuv's own Windows sockets — as peer,
+// half-close, a large transfer, adopt, Node-shaped ECONNREFUSED, UDP, the reusePort refusal) on the iocp backend.
+// Wine 8 has no AF_UNIX provider and no TCP_KEEPIDLE: those parts are off here and checked below instead.
+runNetSuite({
+  name: 'net: @fdloop/mod-net on iocp',
+  backend: () => iocp(),
+  unix: false,
+  reusePort: false, // Windows has no SO_REUSEPORT
+  keepAliveTiming: false,
+  notASocket: (): NotASocket => {
+    const [r, w] = sys.pipe(); // a named-pipe pair
+    return { fd: r, close: () => [r, w].forEach((h) => sys.closeHandle(h)) };
+  },
+  describe,
+  it,
+});
 
-    // node:net (libuv's own Windows sockets) as the client.
-    const viaNode = await new Promise<string>((resolve, reject) => {
-      const s = nodeNet.connect(server.port, '127.0.0.1', () => s.write('from libuv'));
-      let text = '';
-      s.on('data', (d) => {
-        text += d.toString();
-        if (text.length === 10) {
-          s.destroy();
-          resolve(text);
-        }
-      });
-      s.on('error', reject);
-    });
-    expect(viaNode).toBe('from libuv');
-    server.close();
-  });
-
-  it('echoes over IPv6 loopback', async () => {
-    const server = net.listen({ host: '::1', port: 0 }, (socket) => {
-      socket.handle({ data: (chunk) => socket.write(Buffer.from(chunk)) });
-    });
-    expect(server.address().family).toBe('IPv6');
-    const client = await net.connect({ host: '::1', port: server.port });
-    client.write('six');
-    expect(String(await client.read())).toBe('six');
-    expect(client.localAddress().address).toBe('::1');
-    client.close();
-    server.close();
-  });
-
-  it('half-closes: the peer reads end of stream and can still answer', async () => {
-    const server = net.listen({ port: 0, allowHalfOpen: true }, (socket) => {
-      const parts: Buffer[] = [];
-      socket.handle({
-        data: (chunk) => parts.push(Buffer.from(chunk)),
-        end: () => socket.end(`got ${Buffer.concat(parts).length} bytes`),
-      });
-    });
-    const client = await net.connect({ port: server.port, allowHalfOpen: true });
-    const reply = collect(client);
-    client.write('abcdef');
-    client.end();
-    expect((await reply).toString()).toBe('got 6 bytes');
-    server.close();
-  });
-
-  it('delivers 4 MiB intact through queued writes (writev batches)', async () => {
-    const total = 4 * 1024 * 1024;
-    const payload = Buffer.alloc(total);
-    for (let i = 0; i < total; i += 4) payload.writeUInt32LE(i, i);
-    let resolveDigest: (hex: string) => void = () => undefined;
-    const digest = new Promise<string>((resolve) => (resolveDigest = resolve));
-    const server = net.listen({ port: 0 }, (socket) => {
-      const hash = createHash('sha256');
-      let n = 0;
-      socket.handle({
-        data: (chunk) => {
-          hash.update(chunk);
-          n += chunk.length;
-          if (n === total) {
-            resolveDigest(hash.digest('hex'));
-            socket.close();
-          }
-        },
-      });
-    });
-    const client = await net.connect({ port: server.port, highWaterMark: 256 * 1024 });
-    client.cork();
-    for (let i = 0; i < 64; i++) client.write(payload.subarray(i * (total / 64), (i + 1) * (total / 64)));
-    client.uncork();
-    client.end();
-    expect(await digest).toBe(createHash('sha256').update(payload).digest('hex'));
-    server.close();
-  });
-
-  it('adopts a listening socket and a connected pair made by sys (describe + prepare)', async () => {
-    const listener = sys.tcpListen('127.0.0.1', 0);
-    const server = net.adopt(listener.fd, (socket) => socket.handle({ data: (chunk) => socket.write(Buffer.from(chunk)) }));
-    expect(server).toBeInstanceOf(Server);
-    const [a, b] = sys.socketPair();
-    const sa = net.adopt(a) as Socket;
-    const sb = net.adopt(b) as Socket;
-    sa.write('pair');
-    expect(String(await sb.read())).toBe('pair');
-    const client = await net.connect({ host: '127.0.0.1', port: listener.port });
-    client.write('adopted');
-    expect(String(await client.read())).toBe('adopted');
-    sa.close();
-    sb.close();
-    client.close();
-    (server as Server).close();
-  });
-
-  it('refuses to adopt a handle that is not a socket with ENOTSOCK', () => {
-    const [r, w] = sys.pipe();
-    try {
-      expect(() => net.adopt(r)).toThrow(expect.objectContaining({ code: 'ENOTSOCK' }) as Error);
-    } finally {
-      sys.closeHandle(r);
-      sys.closeHandle(w);
-    }
-  });
-
-  it('refuses a connection to a closed port with ECONNREFUSED', async () => {
-    const probe = net.listen({ port: 0 }, () => undefined);
-    const port = probe.port;
-    probe.close();
-    await expect(net.connect({ host: '127.0.0.1', port })).rejects.toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
-  });
-
-  it('refuses reusePort with a clear error (Windows has no SO_REUSEPORT)', () => {
-    expect(() => net.listen({ port: 0, reusePort: true }, () => undefined)).toThrow(/SO_REUSEPORT/);
-  });
-
-  for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
-    it(`round-trips UDP datagrams over ${type}`, async () => {
-      const server = net.udp({ type, host }, (msg, from, self) => self.send(Buffer.from(msg.toString().toUpperCase()), { host: from.address, port: from.port }));
-      const reply = new Promise<string>((resolve) => {
-        const client = net.udp({ type, host }, (msg) => {
-          resolve(msg.toString());
-          client.close();
-        });
-        client.send('ping', { host, port: server.port });
-      });
-      expect(await reply).toBe('PING');
-      server.close();
-    });
-  }
-
+describe('@fdloop/mod-net on iocp (Windows-specific)', () => {
   it('unix stream sockets: an echo when Winsock has AF_UNIX (Windows 10 1803+), else a typed EAFNOSUPPORT (Wine 8)', async () => {
     const c = raw.constants;
     const probe = raw.socket(c.AF_UNIX, c.SOCK_STREAM);

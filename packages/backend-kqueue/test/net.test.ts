@@ -1,13 +1,13 @@
 // Backend.net of the kqueue backend over the emulated build: the raw socket system calls (posix/sock.cc shared with
 // backend-epoll, plus read/close/SO_ERROR from posix/sys.cc) on real sockets on 127.0.0.1 and unix paths, and
-// @fdloop/mod-net running on a runtime whose poller is the emulated kqueue.
+// @fdloop/mod-net's net conformance suite (runNetSuite) on a runtime whose poller is the emulated kqueue.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, type NetSyscalls, type SocketAddressInfo } from '@fdloop/core';
-import { netModule } from '@fdloop/mod-net';
+import { type NetSyscalls, type SocketAddressInfo } from '@fdloop/core';
+import { runNetSuite, type NotASocket } from '@fdloop/mod-net/testing';
 import { describe, expect, it } from 'vitest';
-import { emulatedBinding, emulatedKqueue, expectNonBlockingCloexec, pause } from './emulated.js';
+import { emulatedBinding, emulatedKqueue, expectNonBlockingCloexec, pause, sys } from './emulated.js';
 
 const E = constants.errno;
 
@@ -97,40 +97,20 @@ describe('Backend.net (emulated kqueue build)', () => {
   });
 });
 
-describe('@fdloop/mod-net on the emulated kqueue backend', () => {
-  it('emulated: a TCP echo server and client on 127.0.0.1', async () => {
-    const rt = createRuntime({ backend: emulatedKqueue() });
-    try {
-      const net = rt.use(netModule);
-      const server = net.listen({ host: '127.0.0.1', port: 0 }, (socket) => {
-        socket.handle({ data: (chunk) => socket.write(chunk) });
-      });
-      const client = await net.connect({ host: '127.0.0.1', port: server.port });
-      client.write('ping over kqueue');
-      let echoed = '';
-      while (echoed.length < 'ping over kqueue'.length) {
-        const chunk = await client.read();
-        if (chunk === null) break;
-        echoed += String(chunk);
-      }
-      expect(echoed).toBe('ping over kqueue');
-      client.close();
-      server.close();
-    } finally {
-      await rt.close();
-    }
-  });
+// The net conformance suite of @fdloop/mod-net (TCP v4/v6 with node:net as peer, half-close, a large transfer,
+// adopt, Node-shaped ECONNREFUSED, UDP, unix stream/datagram, reusePort) on a runtime whose poller is the emulated
+// kqueue; the sockets are real, on 127.0.0.1, ::1 and unix paths.
+/** The read end of a pipe: what adopt() must refuse with ENOTSOCK. */
+function pipeEnd(): NotASocket {
+  const [r, w] = sys.pipe();
+  return { fd: r, close: () => [r, w].forEach((fd) => sys.close(fd)) };
+}
 
-  it('emulated: a refused connection is an ECONNREFUSED ErrnoError', async () => {
-    const rt = createRuntime({ backend: emulatedKqueue() });
-    try {
-      const net = rt.use(netModule);
-      const server = net.listen({ host: '127.0.0.1', port: 0 }, () => undefined);
-      const port = server.port;
-      server.close();
-      await expect(net.connect({ host: '127.0.0.1', port })).rejects.toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
-    } finally {
-      await rt.close();
-    }
-  });
+// unix, reusePort and keep-alive timing at their defaults (on): macOS has them all, and so does this emulation.
+runNetSuite({
+  name: 'emulated: @fdloop/mod-net on the emulated kqueue backend',
+  backend: () => emulatedKqueue(),
+  notASocket: pipeEnd,
+  describe,
+  it,
 });
