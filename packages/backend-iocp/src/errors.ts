@@ -7,22 +7,15 @@
  * @module
  */
 
-import { getSystemErrorMap } from 'node:util';
-import { errnoError, type ErrnoError } from '@fdloop/core';
+import { errnoError, systemErrno, type ErrnoError } from '@fdloop/core';
 import { loadNative } from './native.js';
-
-let errnoByName: Map<string, number> | undefined;
 
 /**
  * Node's (negative) errno for an `E*` name on this platform, for example `-4083` for `'EBADF'` on Windows;
- * `UNKNOWN`'s number for a name Node does not know.
+ * `UNKNOWN`'s number for a name Node does not know (`systemErrno` of `@fdloop/core`).
  */
 export function errnoOf(name: string): number {
-  if (errnoByName === undefined) {
-    errnoByName = new Map();
-    for (const [errno, [errName]] of getSystemErrorMap()) errnoByName.set(errName, errno);
-  }
-  return errnoByName.get(name) ?? errnoByName.get('UNKNOWN') ?? -4094;
+  return systemErrno(name);
 }
 
 /**

@@ -4,7 +4,7 @@
  * `instanceof` works across duplicate installs of `@fdloop/core` because each class checks a `Symbol.for` brand.
  */
 
-import { getSystemErrorName } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 const BRAND = Symbol.for('fdloop.error.code');
 
@@ -405,6 +405,42 @@ export class ErrnoError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ERRNO_BRAND] === true;
   }
+}
+
+let systemErrors: Map<number, [string, string]> | undefined;
+let errnoByName: Map<string, number> | undefined;
+
+/**
+ * Node's table of this platform's system errors (`util.getSystemErrorMap()`: negative errno → `[name, description]`),
+ * read once per thread.
+ * @internal
+ */
+export function systemErrorTable(): Map<number, [string, string]> {
+  systemErrors ??= getSystemErrorMap();
+  return systemErrors;
+}
+
+/**
+ * Node's (negative) errno for an `E*` name on this platform, as Node numbers it (`-107` for `'ENOTCONN'` on Linux,
+ * libuv's `-4053` on Windows, where `os.constants.errno` differs): the first of `names` the platform knows
+ * (`'EOPNOTSUPP'` is `'ENOTSUP'` in libuv's Windows table), else `UNKNOWN`'s number.
+ *
+ * @example
+ * ```ts
+ * import { systemErrno } from '@fdloop/core';
+ * if (rc === systemErrno('ENOTCONN')) return; // the peer is already gone
+ * ```
+ */
+export function systemErrno(...names: string[]): number {
+  if (errnoByName === undefined) {
+    errnoByName = new Map();
+    for (const [errno, [name]] of systemErrorTable()) errnoByName.set(name, errno);
+  }
+  for (const name of names) {
+    const errno = errnoByName.get(name);
+    if (errno !== undefined) return errno;
+  }
+  return errnoByName.get('UNKNOWN') ?? -4094;
 }
 
 function systemErrorName(negativeErrno: number): string {

@@ -5,7 +5,6 @@
  */
 
 import { isIP } from 'node:net';
-import { getSystemErrorMap } from 'node:util';
 import { InvalidArgumentError, UnsupportedError, errnoError, type NetSyscalls, type Runtime } from '@fdloop/core';
 
 /** The net syscalls of a runtime's backend, or an `UnsupportedError` naming the backend. */
@@ -15,25 +14,6 @@ export function netOf(rt: Runtime): NetSyscalls {
     throw new UnsupportedError(rt.backend.name, 'sockets', 'the backend has no `net` system calls (see @fdloop/core contract/net.ts)');
   }
   return net;
-}
-
-let errnoByName: Map<string, number> | undefined;
-
-/**
- * Node's (negative) errno for an error name on this platform (`-107` for `'ENOTCONN'` on Linux, libuv's `-4053`
- * on Windows): the number a backend's `-errno` result carries, which `os.constants.errno` does not give on Windows.
- * The first of `names` the platform knows wins (`'EOPNOTSUPP'` is `'ENOTSUP'` in libuv's Windows table).
- */
-export function errnoOf(...names: string[]): number {
-  if (errnoByName === undefined) {
-    errnoByName = new Map();
-    for (const [errno, [errName]] of getSystemErrorMap()) errnoByName.set(errName, errno);
-  }
-  for (const name of names) {
-    const errno = errnoByName.get(name);
-    if (errno !== undefined) return errno;
-  }
-  throw new Error(`no errno named ${names.join(' or ')} on this platform`);
 }
 
 /** Throws an ErrnoError when `rc` is negative. */

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { Interest, errnoError, type NetSyscalls, type Runtime, type SocketAddressInfo, type Watcher } from '@fdloop/core';
-import { check, checkAt, errnoOf, endpoint, optionalBoolean, optionalInteger, stateOf, type NetState } from './common.js';
+import { Interest, errnoError, systemErrno, type NetSyscalls, type Runtime, type SocketAddressInfo, type Watcher } from '@fdloop/core';
+import { check, checkAt, endpoint, optionalBoolean, optionalInteger, stateOf, type NetState } from './common.js';
 import { Socket, type SocketOptions } from './socket.js';
 
 /** Options of `listen()`. Give `path` for a unix socket, else `host` and `port`. */
@@ -185,7 +185,7 @@ export function listenOn(runtime: Runtime, net: NetSyscalls, options: ListenOpti
     if (ep.family !== c.AF_UNIX) {
       if (reuseAddr) check(net.setOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1), 'setsockopt', fd);
       if (reusePort) {
-        if (c.SO_REUSEPORT < 0) throw errnoError(errnoOf('EOPNOTSUPP', 'ENOTSUP'), 'setsockopt', { fd, message: 'SO_REUSEPORT is not available here' });
+        if (c.SO_REUSEPORT < 0) throw errnoError(systemErrno('EOPNOTSUPP', 'ENOTSUP'), 'setsockopt', { fd, message: 'SO_REUSEPORT is not available here' });
         check(net.setOption(fd, c.SOL_SOCKET, c.SO_REUSEPORT, 1), 'setsockopt', fd);
       }
       if (ep.family === c.AF_INET6) check(net.setOption(fd, c.IPPROTO_IPV6, c.IPV6_V6ONLY, ipv6Only ? 1 : 0), 'setsockopt', fd);

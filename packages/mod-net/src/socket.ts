@@ -10,13 +10,14 @@ import {
   SocketClosedError,
   TimeoutError,
   errnoError,
+  systemErrno,
   type NetSyscalls,
   type ReadyEvent,
   type Runtime,
   type SocketAddressInfo,
   type Watcher,
 } from '@fdloop/core';
-import { check, errnoOf, integer, stateOf, type NetState } from './common.js';
+import { check, integer, stateOf, type NetState } from './common.js';
 
 /**
  * Callbacks of a {@link Socket}, set with {@link Socket.handle}. Each is optional. They run on the runtime's
@@ -49,8 +50,8 @@ export interface SocketOptions {
   readonly highWaterMark?: number;
 }
 
-const ENOTCONN = errnoOf('ENOTCONN');
-const EPIPE = errnoOf('EPIPE');
+const ENOTCONN = systemErrno('ENOTCONN');
+const EPIPE = systemErrno('EPIPE');
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
 /**

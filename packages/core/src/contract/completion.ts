@@ -17,7 +17,7 @@
  *    memory the kernel may still write is not freed before it lets go.
  */
 
-import { getSystemErrorMap } from 'node:util';
+import { systemErrorTable } from '../errors.js';
 import type { Backend } from './index.js';
 import type { Runtime } from '../runtime.js';
 
@@ -78,8 +78,6 @@ export function completionProvider(backend: Backend): CompletionProvider | undef
  */
 export const READFILE_ERROR_NAMES_PATH: boolean = Number(process.versions.node.split('.')[0]) >= 26;
 
-let errorMap: Map<number, [string, string]> | undefined;
-
 /**
  * An error shaped exactly like node:fs's for the same failure (guarantee 2 of the completion layer): the message
  * `"ENOENT: no such file or directory, open '/x'"`, `code`, the negative `errno` Node uses on this platform,
@@ -91,8 +89,7 @@ let errorMap: Map<number, [string, string]> | undefined;
  * ```
  */
 export function nodeFsError(errno: number, syscall: string, path?: string): NodeJS.ErrnoException {
-  errorMap ??= getSystemErrorMap();
-  const [code, description] = errorMap.get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
+  const [code, description] = systemErrorTable().get(errno) ?? [`Unknown system error ${errno}`, 'unknown error'];
   const error = new Error(`${code}: ${description}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`) as NodeJS.ErrnoException;
   error.errno = errno;
   error.code = code;
