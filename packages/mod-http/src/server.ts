@@ -406,8 +406,7 @@ export class ServerResponse {
     if (
       m === undefined ||
       m.text !== text ||
-      m.status !== this.statusCode ||
-      m.message !== this.statusMessage ||
+      !sameHead(m.part, this.statusCode, this.statusMessage, this.headers) ||
       m.versionMinor !== this.versionMinor ||
       m.closeAfter !== this.closeAfter ||
       m.closing !== this.conn.closing ||
@@ -416,10 +415,6 @@ export class ServerResponse {
     ) {
       return false;
     }
-    const h = this.headers;
-    const mh = m.headers;
-    if (h.length !== mh.length) return false;
-    for (let k = 0; k < h.length; k++) if (h[k] !== mh[k]) return false;
     this.sent = true;
     this.framing = m.framing;
     this.remainingLength = m.remainingLength;
@@ -436,17 +431,7 @@ export class ServerResponse {
   private headPart(status: number, h: readonly string[]): HeadPart {
     const server = this.conn.server;
     const last = server.lastHead;
-    if (last !== undefined && last.status === status && last.message === this.statusMessage && last.headers.length === h.length) {
-      const lh = last.headers;
-      let same = true;
-      for (let k = 0; k < h.length; k++) {
-        if (h[k] !== lh[k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return last;
-    }
+    if (sameHead(last, status, this.statusMessage, h)) return last;
     const reason = this.statusMessage === undefined ? (STATUS_TEXT[status] ?? 'Unknown') : validateHeaderValue('statusMessage', this.statusMessage);
     let prefix = `HTTP/1.1 ${status} ${reason}\r\n`;
     let userLength = -1;
@@ -517,9 +502,7 @@ export class ServerResponse {
       if (memo) {
         this.conn.server.lastResponse = {
           text,
-          status,
-          message: this.statusMessage,
-          headers: h.slice(),
+          part,
           versionMinor: this.versionMinor,
           closeAfter: closeAfterIn,
           closing: this.conn.closing,
@@ -582,9 +565,8 @@ const MEMO_MAX_TEXT = 16 * 1024;
 /** @internal The inputs and the output of the last memoizable response (see `ServerResponse.replay`). */
 interface ResponseMemo {
   readonly text: string;
-  readonly status: number;
-  readonly message: string | undefined;
-  readonly headers: readonly string[];
+  /** Status, reason and header list, as sent. */
+  readonly part: HeadPart;
   readonly versionMinor: number;
   readonly closeAfter: boolean;
   readonly closing: boolean;
@@ -605,6 +587,15 @@ interface HeadPart {
   readonly userLength: number;
   readonly userChunked: boolean;
   readonly connectionClose: boolean;
+}
+
+/** Whether `part` was made from this status, reason phrase and header list. */
+function sameHead(part: HeadPart | undefined, status: number, message: string | undefined, headers: readonly string[]): part is HeadPart {
+  if (part === undefined || part.status !== status || part.message !== message) return false;
+  const h = part.headers;
+  if (h.length !== headers.length) return false;
+  for (let k = 0; k < h.length; k++) if (h[k] !== headers[k]) return false;
+  return true;
 }
 
 const EMPTY = new Uint8Array(0);

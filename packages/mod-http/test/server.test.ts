@@ -358,6 +358,17 @@ describe('the response memo (a repeated text response is sent as the same bytes)
     await server.close();
   });
 
+  it('a header value that differs (same names, same count) is never replayed from the memo', async () => {
+    const server = serve((req, res) => {
+      res.header('x-v', req.path.slice(1));
+      res.end('Same text');
+    });
+    const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
+    const { text } = await raw(server.port, get('/a') + get('/a') + get('/b') + get('/a') + 'GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect([...text.matchAll(/\r\nx-v: (\w)\r\n/g)].map((m) => m[1])).toEqual(['a', 'a', 'b', 'a', 'c']);
+    await server.close();
+  });
+
   it('a request with Connection: close gets its close even when the same text was just sent on keep-alive', async () => {
     const server = serve((_req, res) => res.end('Hello World'));
     const first = await raw(server.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', (t) => t.endsWith('Hello World'));
