@@ -246,7 +246,8 @@ class KqueueProcessExit extends KnoteHandle implements ProcessExitSourceHandle {
     super(ctx, ctx.binding.constants.EVFILT_PROC, spec.pid, token);
     const { NOTE_EXIT, NOTE_EXITSTATUS } = ctx.binding.constants;
     let rc: number | undefined;
-    if (NOTE_EXITSTATUS !== undefined) rc = ctx.native.srcAdd(this.filter, this.ident, 0, NOTE_EXIT | NOTE_EXITSTATUS, 0, token);
+    // `>>> 0`: NOTE_EXIT is bit 31, and `|` would make the flags a negative int32.
+    if (NOTE_EXITSTATUS !== undefined) rc = ctx.native.srcAdd(this.filter, this.ident, 0, (NOTE_EXIT | NOTE_EXITSTATUS) >>> 0, 0, token);
     // Without NOTE_EXITSTATUS: not macOS, or refused for a process that is not our child.
     if (rc === undefined || (rc < 0 && rc !== ESRCH)) rc = ctx.native.srcAdd(this.filter, this.ident, 0, NOTE_EXIT, 0, token);
     if (rc < 0) throw errnoError(rc, 'kevent', rc === ESRCH ? { message: `no process ${spec.pid}` } : undefined);

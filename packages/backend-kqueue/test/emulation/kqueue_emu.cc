@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -667,6 +668,52 @@ void ActivateVnode(Kq& kq, Knote& kn) {
   Queue(kq, kn);
 }
 
+// The wait status of the exited process behind a pidfd: waitid(WNOWAIT) while it is a zombie child (it stays
+// reapable by its waiter), else the kernel's record of a reaped process (PIDFD_GET_INFO with PIDFD_INFO_EXIT,
+// Linux 6.15+), as a kqueue kernel keeps the status with the knote whoever reaps the process.
+bool ExitStatus(int pidfd, int* status) {
+  siginfo_t si;
+  std::memset(&si, 0, sizeof(si));
+  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      si.si_pid != 0) {
+    if (si.si_code == CLD_EXITED) *status = (si.si_status & 0xff) << 8;
+    else *status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+    return true;
+  }
+  struct PidfdInfo {  // struct pidfd_info, PIDFD_INFO_SIZE_VER0 (64 bytes)
+    uint64_t mask;
+    uint64_t cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+  } info;
+  static_assert(sizeof(PidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0 is 64");
+  std::memset(&info, 0, sizeof(info));
+  info.mask = 1u << 3;  // PIDFD_INFO_EXIT
+  if (ioctl(pidfd, _IOWR(0xFF, 11, PidfdInfo), &info) == 0 && (info.mask & (1u << 3)) != 0) {
+    *status = info.exit_code;
+    return true;
+  }
+  return false;
+}
+
+// The parent of a process, from /proc/<pid>/stat (field 4), or -1.
+pid_t ParentOf(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[512];
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* end = std::strrchr(buf, ')');  // the command name may contain spaces and parentheses
+  int ppid = -1;
+  char state = 0;
+  if (end == nullptr || std::sscanf(end + 1, " %c %d", &state, &ppid) != 2) return -1;
+  return static_cast<pid_t>(ppid);
+}
+
 void ActivateOther(Kq& kq, Knote& kn) {
   switch (kn.filter) {
     case EVFILT_TIMER: {
@@ -678,8 +725,15 @@ void ActivateOther(Kq& kq, Knote& kn) {
     }
     case EVFILT_PROC:
       // The process exited. kqueue removes the knote after reporting it (EV_EOF | EV_ONESHOT, as FreeBSD does).
-      // The exit status (FreeBSD: in data; macOS: only with NOTE_EXITSTATUS) is not emulated: data stays 0.
+      // With NOTE_EXITSTATUS (macOS) data is the wait status, read now, as the kernel fills it in at exit.
       kn.out_fflags = NOTE_EXIT & kn.sfflags;
+      if ((kn.sfflags & NOTE_EXITSTATUS) != 0) {
+        int status = 0;
+        if (ExitStatus(kn.internal, &status)) {
+          kn.out_fflags |= NOTE_EXITSTATUS;
+          kn.out_data = status;
+        }
+      }
       kn.out_flags = EV_EOF;
       kn.mode |= EV_ONESHOT;
       (void)epoll_ctl(kq.epfd, EPOLL_CTL_DEL, kn.internal, nullptr);
@@ -714,6 +768,11 @@ int CreateInternal(const struct kevent& change, Knote& kn) {
       if ((change.fflags & NOTE_EXIT) == 0) return EINVAL;  // the only event emulated
       const long fd = syscall(SYS_pidfd_open, static_cast<pid_t>(change.ident), 0);
       if (fd < 0) return errno;
+      // macOS gives the exit status only to the parent (or a debugger): EACCES for anyone else.
+      if ((change.fflags & NOTE_EXITSTATUS) != 0 && ParentOf(static_cast<pid_t>(change.ident)) != getpid()) {
+        close(static_cast<int>(fd));
+        return EACCES;
+      }
       kn.internal = static_cast<int>(fd);
       return 0;
     }

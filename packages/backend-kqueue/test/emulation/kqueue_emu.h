@@ -74,8 +74,9 @@ struct kevent {
 #define NOTE_RENAME 0x00000020
 #define NOTE_REVOKE 0x00000040
 
-// EVFILT_PROC: the process exited.
+// EVFILT_PROC: the process exited; with NOTE_EXITSTATUS (macOS: for a child only), data is its wait status.
 #define NOTE_EXIT 0x80000000
+#define NOTE_EXITSTATUS 0x04000000
 
 #define EV_SET(kevp, a, b, c, d, e, f) \
   do {                                 \

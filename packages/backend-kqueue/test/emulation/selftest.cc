@@ -305,6 +305,34 @@ int main() {
     close(kq);
   }
 
+  Section("EVFILT_PROC NOTE_EXITSTATUS: the wait status in data, even when reaped first; EACCES for a non-child");
+  {
+    const int kq = kqueue();
+    const pid_t child = fork();
+    if (child == 0) {
+      usleep(20000);
+      raise(SIGTERM);
+      _exit(1);
+    }
+    CHECK(Source(kq, static_cast<uintptr_t>(child), EVFILT_PROC, EV_ADD, NOTE_EXIT | NOTE_EXITSTATUS, 0) == 0);
+    int status = 0;
+    // Reaped before the knote is harvested (as libuv's SIGCHLD handler may do): the status is still reported.
+    CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    CHECK(Wait(kq, ev, 8) == 1 && ev[0].filter == EVFILT_PROC && (ev[0].fflags & NOTE_EXITSTATUS) != 0);
+    CHECK(WIFSIGNALED(static_cast<int>(ev[0].data)) && WTERMSIG(static_cast<int>(ev[0].data)) == SIGTERM);
+    const pid_t exiting = fork();
+    if (exiting == 0) {
+      usleep(20000);
+      _exit(7);
+    }
+    CHECK(Source(kq, static_cast<uintptr_t>(exiting), EVFILT_PROC, EV_ADD, NOTE_EXIT | NOTE_EXITSTATUS, 0) == 0);
+    CHECK(Wait(kq, ev, 8) == 1 && WIFEXITED(static_cast<int>(ev[0].data)) && WEXITSTATUS(static_cast<int>(ev[0].data)) == 7);
+    CHECK(waitpid(exiting, &status, 0) == exiting);
+    // Our parent is not our child.
+    CHECK(Source(kq, static_cast<uintptr_t>(getppid()), EVFILT_PROC, EV_ADD, NOTE_EXIT | NOTE_EXITSTATUS, 0) == EACCES);
+    close(kq);
+  }
+
   Section("EVFILT_VNODE: NOTE_WRITE|NOTE_EXTEND, NOTE_ATTRIB, NOTE_DELETE on unlink, directory NOTE_WRITE");
   {
     const int kq = kqueue();
