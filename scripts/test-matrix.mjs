@@ -197,6 +197,14 @@ async function runSuite({ label, cwd, command, args, env, quiet, reportFile }) {
   else if (result.code !== 0 && row.failed === 0) row.note = `exited ${result.code ?? result.signal}`;
   // vitest's JSON report counts neither passed nor failed the tests of a test process that died (an addon crash).
   if (notRun > 0) row.note = [row.note, `${notRun} of ${report.numTotalTests} tests did not run`].filter(Boolean).join('; ');
+  if (!row.ok && report !== undefined) {
+    // One line per failed test, repeated after the table: a CI log cut to its tail still names them.
+    row.failedTests = report.testResults.flatMap((file) =>
+      file.assertionResults
+        .filter((test) => test.status === 'failed')
+        .map((test) => `${relative(cwd, file.name)} > ${test.fullName}: ${(test.failureMessages[0] ?? '').split('\n')[0].slice(0, 160)}`),
+    );
+  }
   if (!row.ok && quiet) {
     const details = report !== undefined ? failureDetails(report, cwd) : '';
     row.details = details || result.output.trim().split('\n').slice(-30).join('\n');
@@ -374,6 +382,7 @@ async function main() {
   console.log('');
   if (broken.length > 0) {
     console.log(`node matrix FAILED: ${broken.map((row) => `${row.version} ${row.label}`).join('; ')}`);
+    for (const row of broken) for (const test of (row.failedTests ?? []).slice(0, 10)) console.log(`  ✗ ${row.version} ${test}`);
   } else {
     console.log(`node matrix ok: ${options.versions.length} version(s) in ${seconds(Date.now() - started)}`);
   }

@@ -1,11 +1,8 @@
 // Backend.net on Winsock, and the portable modules on top of it: @fdloop/mod-net (its net conformance suite from
-// @fdloop/mod-net/testing, plus unix stream sockets where Winsock has them) and @fdloop/mod-http (server and
-// client, chunked bodies), all on a runtime with the iocp backend, over 127.0.0.1 / ::1 — plus node:net /
+// @fdloop/mod-net/testing, plus unix stream sockets where Winsock has them) and @fdloop/mod-http (its HTTP suite
+// from @fdloop/mod-http/testing), all on a runtime with the iocp backend, over 127.0.0.1 / ::1 — plus node:net /
 // node:http as independent peers.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { join } from 'node:path';
@@ -13,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, ErrnoError, errnoError, Interest, type NetSyscalls, type Runtime } from '@fdloop/core';
 import { netModule, type NetApi } from '@fdloop/mod-net';
 import { runNetSuite, type NotASocket } from '@fdloop/mod-net/testing';
-import { createServer, HttpClient } from '@fdloop/mod-http';
+import { runHttpSuite } from '@fdloop/mod-http/testing';
 import { iocp, sys } from '../src/index.js';
 
 let rt: Runtime;
@@ -210,69 +207,6 @@ describe('@fdloop/mod-net on iocp (Windows-specific)', () => {
   });
 });
 
-describe('@fdloop/mod-http on iocp', () => {
-  it('serves GET and a chunked POST to our client and to node:http', async () => {
-    const server = createServer(rt, { host: '127.0.0.1', port: 0 }, async (req, res) => {
-      if (req.method === 'POST') {
-        const hash = createHash('sha256');
-        let n = 0;
-        for await (const chunk of req.body) {
-          hash.update(chunk);
-          n += chunk.length;
-        }
-        res.json({ n, sha: hash.digest('hex'), te: req.header('transfer-encoding') ?? null });
-      } else res.end(`Hello ${req.path}`);
-    });
-    const client = new HttpClient(rt);
-    try {
-      const base = `http://127.0.0.1:${server.port}`;
-      const a = await client.get(`${base}/a`);
-      expect(a.status).toBe(200);
-      expect(await a.text()).toBe('Hello /a');
-
-      const parts = Array.from({ length: 20 }, (_, i) => Buffer.alloc(5000, i));
-      async function* body(): AsyncGenerator<Buffer> {
-        for (const p of parts) yield p;
-      }
-      const up = await client.request(`${base}/up`, { method: 'POST', body: body() });
-      expect(await up.json()).toEqual({ n: 100_000, sha: createHash('sha256').update(Buffer.concat(parts)).digest('hex'), te: 'chunked' });
-
-      // node:http's client (libuv sockets) against our server: keep-alive GET, then a chunked upload.
-      const agent = new http.Agent({ keepAlive: true });
-      const viaNode = await new Promise<string>((resolve, reject) => {
-        const req = http.request({ port: server.port, host: '127.0.0.1', method: 'POST', path: '/n', agent }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve(text));
-        });
-        req.on('error', reject);
-        req.write(Buffer.alloc(1000, 1));
-        req.end(Buffer.alloc(2000, 2));
-      });
-      agent.destroy();
-      expect(JSON.parse(viaNode)).toMatchObject({ n: 3000, te: 'chunked' });
-    } finally {
-      client.close();
-      await server.close();
-    }
-  });
-
-  it('our client against node:http: a chunked response body arrives whole', async () => {
-    const server = http.createServer((_req, res) => {
-      res.setHeader('content-type', 'text/plain');
-      for (let i = 0; i < 5; i++) res.write(`part${i};`);
-      res.end();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const client = new HttpClient(rt);
-    try {
-      const res = await client.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      expect(res.header('transfer-encoding')).toBe('chunked');
-      expect(await res.text()).toBe('part0;part1;part2;part3;part4;');
-    } finally {
-      client.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    }
-  });
-});
+// @fdloop/mod-http's HTTP suite (server and client, keep-alive, chunked both ways, backpressure, pipelining, a
+// malformed request, node:http peers, graceful close, abort) on the iocp backend.
+runHttpSuite({ name: 'http: @fdloop/mod-http on iocp', backend: () => iocp(), describe, it, timeout: 60_000 });

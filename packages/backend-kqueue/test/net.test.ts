@@ -1,10 +1,12 @@
 // Backend.net of the kqueue backend over the emulated build: the raw socket system calls (posix/sock.cc shared with
 // backend-epoll, plus read/close/SO_ERROR from posix/sys.cc) on real sockets on 127.0.0.1 and unix paths, and
-// @fdloop/mod-net's net conformance suite (runNetSuite) on a runtime whose poller is the emulated kqueue.
+// @fdloop/mod-net's net conformance suite (runNetSuite) and @fdloop/mod-http's HTTP suite (runHttpSuite) on a
+// runtime whose poller is the emulated kqueue.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NetSyscalls, type SocketAddressInfo } from '@fdloop/core';
+import { runHttpSuite } from '@fdloop/mod-http/testing';
 import { runNetSuite, type NotASocket } from '@fdloop/mod-net/testing';
 import { describe, expect, it } from 'vitest';
 import { emulatedBinding, emulatedKqueue, expectNonBlockingCloexec, pause, sys } from './emulated.js';
@@ -111,6 +113,13 @@ runNetSuite({
   name: 'emulated: @fdloop/mod-net on the emulated kqueue backend',
   backend: () => emulatedKqueue(),
   notASocket: pipeEnd,
+  describe,
+  it,
+});
+
+runHttpSuite({
+  name: 'emulated: @fdloop/mod-http on the emulated kqueue backend',
+  backend: () => emulatedKqueue(),
   describe,
   it,
 });
