@@ -26,6 +26,8 @@ import {
   type TimerSourceHandle,
   type TimerSourceSpec,
 } from '@fdloop/core';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { errnoOf, winError } from './errors.js';
 import type { NativePoller } from './native.js';
 
@@ -238,12 +240,20 @@ const FILE_ACTIONS: Record<number, PathRecordKind> = { 1: 'create', 2: 'delete',
  * another file is renamed onto its name, `moveSelf` when it is renamed away — the last two followed by `ignored`:
  * the watch ends (it follows the name, and Windows cannot follow the file to its new name).
  *
- * `isDirectory` is `false` for entries of a watched directory: `ReadDirectoryChangesW` does not say (its
- * extended form, `ReadDirectoryChangesExW`, does, but Wine 8 lacks it, so it could not be tested here).
+ * `isDirectory` of a directory's entries: `ReadDirectoryChangesW` does not say (its extended form,
+ * `ReadDirectoryChangesExW`, does, but Wine 8 lacks it, so it could not be tested here). The watch keeps the set
+ * of directories it knows below each watched directory instead — listed when the watch is added, grown by
+ * `create`/`movedTo` records whose entry `lstat` finds to be a directory when the record is read, shrunk by
+ * `delete`/`movedFrom` (which answer from the set, since the entry is gone). An entry already gone again when its
+ * `create` is read reports `false`.
  */
 export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
   readonly nativeRecursive = true;
   readonly #ids = new Set<number>();
+  /** Per watched directory: its path, whether recursive, and the relative names of the directories known below it. */
+  readonly #dirs = new Map<number, { root: string; recursive: boolean; known: Set<string> }>();
+  /** The directories below a directory whose `movedFrom` was read, by cookie, for its `movedTo`. */
+  #movedDirs: { cookie: number; names: string[] } | undefined;
   #cookie = 0;
   #lastFrom: { watch: number; cookie: number } | undefined;
   #heldFrom: PathRecord | undefined;
@@ -268,11 +278,63 @@ export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
     const rc = this.native.dirAdd(path, options.recursive, this.token);
     if (rc < 0) throw winError(-rc, 'ReadDirectoryChangesW', { path });
     this.#ids.add(rc);
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) {
+      const known = new Set<string>();
+      this.#dirs.set(rc, { root: path, recursive: options.recursive, known });
+      this.#learnTree(path, path, options.recursive, known);
+    }
     return rc;
   }
 
   remove(watch: number): void {
+    this.#dirs.delete(watch);
     if (this.#ids.delete(watch)) this.native.dirRemove(watch);
+  }
+
+  /** Adds the directories below `dir` (all levels when recursive) to `known`, named relative to `root`. */
+  #learnTree(root: string, dir: string, recursive: boolean, known: Set<string>): void {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true, recursive });
+    } catch {
+      return; // gone or unreadable already: its records will say so
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      // Node 20.12+ names the entry's directory `parentPath`; older 20.x only `path`.
+      const parent = (entry as { parentPath?: string }).parentPath ?? (entry as unknown as { path: string }).path;
+      known.add(relative(root, join(parent, entry.name)));
+    }
+  }
+
+  /** Whether the entry of a record is a directory: `lstat` for a new name, the known set for a gone one. */
+  #isDirectory(watch: number, kind: PathRecordKind, name: string, cookie: number): boolean {
+    const dir = this.#dirs.get(watch);
+    if (dir === undefined) return false;
+    const { known } = dir;
+    if (kind === 'delete' || kind === 'movedFrom') {
+      if (!known.delete(name)) return false;
+      const prefix = name + sep;
+      const below = [...known].filter((n) => n.startsWith(prefix));
+      for (const n of below) known.delete(n);
+      if (kind === 'movedFrom') this.#movedDirs = { cookie, names: below.map((n) => n.slice(prefix.length)) };
+      return true;
+    }
+    if (kind === 'modify') return known.has(name);
+    const isDirectory = lstatSync(join(dir.root, name), { throwIfNoEntry: false })?.isDirectory() === true;
+    if (!isDirectory) return false;
+    known.add(name);
+    if (dir.recursive) {
+      const moved = this.#movedDirs;
+      if (kind === 'movedTo' && cookie !== 0 && moved?.cookie === cookie) {
+        // A rename inside the tree: what was below the old name is below the new one.
+        for (const n of moved.names) known.add(name + sep + n);
+      } else {
+        // A directory created or moved in with contents: learn what is below it.
+        this.#learnTree(dir.root, join(dir.root, name), true, known);
+      }
+    }
+    return true;
   }
 
   read(): PathRecord[] {
@@ -292,6 +354,7 @@ export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
         records.push({ kind: 'overflow', watch: -1, cookie: 0, isDirectory: false });
       } else if (action === DIR_GONE || action === FILE_DELETED || action === FILE_MOVED) {
         // The watch has ended (no read is pending any more): free its handle now, not at close.
+        this.#dirs.delete(watch);
         if (this.#ids.delete(watch)) this.native.dirRemove(watch);
         const isDirectory = action === DIR_GONE;
         records.push({ kind: action === FILE_MOVED ? 'moveSelf' : 'deleteSelf', watch, cookie: 0, isDirectory });
@@ -309,8 +372,8 @@ export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
           cookie = lastFrom.cookie;
           lastFrom = undefined;
         }
-        // FILE_NOTIFY_INFORMATION does not say whether the entry is a directory; the contract wants no guess.
-        records.push({ kind, watch, name, cookie, isDirectory: false });
+        // FILE_NOTIFY_INFORMATION does not say whether the entry is a directory: see the class comment.
+        records.push({ kind, watch, name, cookie, isDirectory: this.#isDirectory(watch, kind, name, cookie) });
       }
     }
     // Windows puts a rename's old and new names in one notification buffer; Wine sometimes completes them
@@ -346,6 +409,7 @@ export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
     this.#closed = true;
     for (const id of this.#ids) this.native.dirRemove(id);
     this.#ids.clear();
+    this.#dirs.clear();
     this.onClose();
   }
 }

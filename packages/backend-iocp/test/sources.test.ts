@@ -1,8 +1,8 @@
 // Event sources on IOCP beyond the conformance suite: a notifier triggered from another thread through its
 // remote description, a timer still armed when its poller closes, process exit (real child processes), watching a
-// single file, and the kinds this backend refuses.
+// single file, isDirectory of a watched directory's entries, and the kinds this backend refuses.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,65 @@ describe('refused sources', () => {
       expect(() => rt.watchPath(missing)).toThrowError(expect.objectContaining({ code: 'ENOENT', path: missing }));
       expect(() => rt.signal('SIGINT')).toThrowError(unsupported);
       expect(rt.pendingCount).toBe(0);
+    });
+  });
+});
+
+describe('pathWatch: isDirectory of entries (not in ReadDirectoryChangesW records: lstat and the known set)', () => {
+  it('says which entries are directories: created, renamed, pre-existing and nested, deleted', async () => {
+    await withTempDir(async (dir) => {
+      mkdirSync(join(dir, 'old', 'inner'), { recursive: true }); // there before the watch: learned from a listing
+      writeFileSync(join(dir, 'old', 'inner', 'x.txt'), 'x');
+      await withRuntime(async (rt) => {
+        const seen: PathEvent[] = [];
+        const w = rt.watchPath(dir, { recursive: true }, (ev) => seen.push(ev));
+        const find = (kind: PathEvent['kind'], path: string): PathEvent | undefined =>
+          seen.find((e) => e.kind === kind && e.path === path);
+        const has = (kind: PathEvent['kind'], path: string): boolean => find(kind, path) !== undefined;
+        mkdirSync(join(dir, 'sub'));
+        writeFileSync(join(dir, 'file.txt'), 'f');
+        await waitFor(() => has('create', join(dir, 'sub')) && has('create', join(dir, 'file.txt')), 'both creates');
+        expect(find('create', join(dir, 'sub'))?.isDirectory).toBe(true);
+        expect(find('create', join(dir, 'file.txt'))?.isDirectory).toBe(false);
+
+        renameSync(join(dir, 'sub'), join(dir, 'renamed'));
+        await waitFor(() => has('rename', join(dir, 'renamed')), 'the rename');
+        expect(find('rename', join(dir, 'renamed'))).toMatchObject({ oldPath: join(dir, 'sub'), isDirectory: true });
+
+        // Deleting what was there before the watch: the directories were learned from a listing.
+        unlinkSync(join(dir, 'old', 'inner', 'x.txt'));
+        rmdirSync(join(dir, 'old', 'inner'));
+        rmdirSync(join(dir, 'renamed'));
+        unlinkSync(join(dir, 'file.txt'));
+        await waitFor(
+          () => has('delete', join(dir, 'old', 'inner')) && has('delete', join(dir, 'renamed')) && has('delete', join(dir, 'file.txt')),
+          'the deletes',
+        );
+        expect(find('delete', join(dir, 'old', 'inner', 'x.txt'))?.isDirectory).toBe(false);
+        expect(find('delete', join(dir, 'old', 'inner'))?.isDirectory).toBe(true);
+        expect(find('delete', join(dir, 'renamed'))?.isDirectory).toBe(true);
+        expect(find('delete', join(dir, 'file.txt'))?.isDirectory).toBe(false);
+        w.close();
+      });
+    });
+  });
+
+  it('a directory tree moved in is learned, so deleting inside it later says isDirectory', async () => {
+    await withTempDir(async (outside) => {
+      await withTempDir(async (dir) => {
+        mkdirSync(join(outside, 'tree', 'deep'), { recursive: true });
+        await withRuntime(async (rt) => {
+          const seen: PathEvent[] = [];
+          const w = rt.watchPath(dir, { recursive: true }, (ev) => seen.push(ev));
+          renameSync(join(outside, 'tree'), join(dir, 'tree'));
+          await waitFor(() => seen.some((e) => e.path === join(dir, 'tree')), 'the move in');
+          expect(seen.find((e) => e.path === join(dir, 'tree'))?.isDirectory).toBe(true);
+          rmdirSync(join(dir, 'tree', 'deep'));
+          await waitFor(() => seen.some((e) => e.kind === 'delete' && e.path === join(dir, 'tree', 'deep')), 'the delete');
+          expect(seen.find((e) => e.kind === 'delete' && e.path === join(dir, 'tree', 'deep'))?.isDirectory).toBe(true);
+          w.close();
+        });
+      });
     });
   });
 });
