@@ -218,6 +218,33 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+using UvGetOsfhandle = HANDLE (*)(int);
+
+// filePointer(fd[, position]) -> [win32Error, position]: the file pointer of the handle behind a C-runtime fd of
+// node.exe (found with its exported `uv_get_osfhandle`), the one node:fs's reads and writes with `position: null`
+// use and advance; with `position`, moves it there first (SetFilePointerEx FILE_BEGIN).
+Napi::Value FilePointer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, 2);
+  auto get_osfhandle = reinterpret_cast<UvGetOsfhandle>(
+      reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(nullptr), "uv_get_osfhandle")));
+  DWORD error = 0;
+  LARGE_INTEGER now{};
+  if (get_osfhandle == nullptr) {
+    error = ERROR_PROC_NOT_FOUND;
+  } else {
+    HANDLE h = get_osfhandle(info[0].As<Napi::Number>().Int32Value());
+    const bool set = info.Length() > 1 && info[1].IsNumber();
+    LARGE_INTEGER move{};
+    move.QuadPart = set ? info[1].As<Napi::Number>().Int64Value() : 0;
+    if (h == INVALID_HANDLE_VALUE) error = ERROR_INVALID_HANDLE;
+    else if (!SetFilePointerEx(h, move, &now, set ? FILE_BEGIN : FILE_CURRENT)) error = GetLastError();
+  }
+  out.Set(0u, Napi::Number::New(env, error));
+  out.Set(1u, Napi::Number::New(env, error == 0 ? static_cast<double>(now.QuadPart) : 0));
+  return out;
+}
+
 // closeHandle(handle) -> 0 or a Win32 error code. For an overlapped handle open() made only (anything else is
 // ERROR_INVALID_HANDLE): the fd's handle belongs to node.exe's C runtime and is closed through node:fs.
 Napi::Value CloseOverlapped(const Napi::CallbackInfo& info) {
@@ -247,6 +274,7 @@ Napi::Object DefineCompletion(Napi::Env env) {
   completion.Set("available", Napi::Function::New(env, Available));
   completion.Set("open", Napi::Function::New(env, Open, "open", handles));
   completion.Set("info", Napi::Function::New(env, Info));
+  completion.Set("filePointer", Napi::Function::New(env, FilePointer));
   completion.Set("closeHandle", Napi::Function::New(env, CloseOverlapped, "closeHandle", handles));
   completion.Set("postForeignIo", Napi::Function::New(env, PostForeignIo));
   return completion;

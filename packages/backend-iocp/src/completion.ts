@@ -62,8 +62,11 @@ interface OpenFile {
   readonly handle: number;
   /** Opened with `O_APPEND`: every write goes to the end of the file. */
   readonly append: boolean;
-  /** The position `read`/`write` with `position: null` use (an overlapped handle has no file pointer). */
-  position: number;
+  /**
+   * The last `position: null` operation queued on it: they run one after another, each at the file pointer of
+   * the fd's own handle (node:fs's), which it advances.
+   */
+  tail: Promise<unknown>;
 }
 
 /** One poller operation in flight. */
@@ -147,7 +150,7 @@ class IocpIo implements CompletionIo {
         throw winFsError(error, 'open', target);
       }
       if (handle === 0) throw new PollableFdError(pollableType(fileType), `'${target}'`);
-      this.#files.set(fd, { handle, append: (flags & fsConstants.O_APPEND) !== 0, position: 0 });
+      this.#files.set(fd, { handle, append: (flags & fsConstants.O_APPEND) !== 0, tail: Promise.resolve() });
       return fd;
     });
   }
@@ -161,9 +164,10 @@ class IocpIo implements CompletionIo {
         const n = await this.#outsideOp<number>((cb) => fsRead(fd, buffer, 0, length, position, cb));
         return buffer.subarray(0, n);
       }
-      const at = position ?? file.position;
-      const n = await this.#io(false, file.handle, buffer, at, 'read', undefined);
-      if (position === null) file.position = at + n;
+      const n =
+        position === null
+          ? await this.#atFilePointer(fd, file, 'read', async (at) => [at, await this.#io(false, file.handle, buffer, at, 'read', undefined)])
+          : await this.#io(false, file.handle, buffer, position, 'read', undefined);
       return n === length ? buffer : buffer.subarray(0, n);
     });
   }
@@ -174,17 +178,17 @@ class IocpIo implements CompletionIo {
       if (file === undefined) {
         return this.#outsideOp<number>((cb) => fsWrite(fd, data, 0, data.byteLength, position, cb));
       }
-      let at = position ?? file.position;
-      if (file.append) {
-        // The handle has FILE_APPEND_DATA without FILE_WRITE_DATA, so the kernel writes at the end whatever the
-        // offset; naming the current end keeps the position bookkeeping right too.
-        const [error, size] = this.#native.info(file.handle);
-        if (error !== 0) throw winFsError(error, 'write', undefined);
-        at = size;
-      }
-      const n = await this.#io(true, file.handle, data, at, 'write', undefined);
-      if (position === null || file.append) file.position = at + n;
-      return n;
+      const write = async (at: number): Promise<[number, number]> => {
+        if (file.append) {
+          // The handle has FILE_APPEND_DATA without FILE_WRITE_DATA, so the kernel writes at the end whatever the
+          // offset; naming the current end keeps the file pointer's bookkeeping right too.
+          const [error, size] = this.#native.info(file.handle);
+          if (error !== 0) throw winFsError(error, 'write', undefined);
+          at = size;
+        }
+        return [at, await this.#io(true, file.handle, data, at, 'write', undefined)];
+      };
+      return position === null ? this.#atFilePointer(fd, file, 'write', write) : (await write(position))[1];
     });
   }
 
@@ -218,6 +222,26 @@ class IocpIo implements CompletionIo {
     // The descriptors stay valid node:fs descriptors; only the overlapped twins go.
     for (const file of this.#files.values()) this.#native.closeHandle(file.handle);
     this.#files.clear();
+  }
+
+  /**
+   * A `position: null` operation: after the ones queued before it on `fd`, at the file pointer of the fd's handle
+   * (the one node:fs's `position: null` calls use, as on POSIX where the two share one open file description),
+   * which then moves past what was transferred. `op` gets the position and resolves with where it transferred
+   * (an append names the end of the file instead) and the byte count.
+   */
+  #atFilePointer(fd: number, file: OpenFile, syscall: string, op: (at: number) => Promise<[number, number]>): Promise<number> {
+    const run = async (): Promise<number> => {
+      const [error, at] = this.#native.filePointer(fd);
+      if (error !== 0) throw winFsError(error, syscall, undefined);
+      const [start, n] = await op(at);
+      const [moveError] = this.#native.filePointer(fd, start + n);
+      if (moveError !== 0) throw winFsError(moveError, syscall, undefined);
+      return n;
+    };
+    const result = file.tail.then(run, run);
+    file.tail = result.catch(() => undefined);
+    return result;
   }
 
   /** Run `fn` unless disposed; a synchronous throw becomes a rejection. */

@@ -138,6 +138,11 @@ export interface NativeCompletion {
   open(path: string, flags: number, mode: number, wantFd: boolean, callback: (result: [number, number, number, number]) => void): void;
   /** `GetFileInformationByHandle`: `[win32Error, size, isDirectory (0/1)]`. */
   info(handle: number): [number, number, number];
+  /**
+   * The file pointer of the handle behind node.exe's C-runtime `fd` (the one node:fs's `position: null` reads and
+   * writes use): `[win32Error, position]`; with `position`, moves it there first.
+   */
+  filePointer(fd: number, position?: number): [number, number];
   /** `CloseHandle` of an overlapped handle `open()` made: 0, or a Win32 error code (`ERROR_INVALID_HANDLE` for any other). */
   closeHandle(handle: number): number;
   /** Test aid: queue a packet with the poller's I/O key and an OVERLAPPED address it never issued. */

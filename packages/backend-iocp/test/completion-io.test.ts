@@ -100,6 +100,47 @@ describe('iocp completion layer', () => {
     }
   });
 
+  it('position null shares the file pointer node:fs uses on the same fd, both ways', async () => {
+    const { io } = open();
+    const path = fresh('0123456789abcdef');
+    const fd = await io.open(path, O_RDWR, 0);
+    try {
+      const three = Buffer.alloc(3);
+      expect(fs.readSync(fd, three, 0, 3, null)).toBe(3);
+      expect(three.toString()).toBe('012');
+      expect((await io.read(fd, 3, null)).toString()).toBe('345'); // starts where node:fs left the pointer
+      expect(fs.readSync(fd, three, 0, 3, null)).toBe(3);
+      expect(three.toString()).toBe('678'); // and moved it on
+      expect((await io.read(fd, 2, 0)).toString()).toBe('01'); // an explicit position leaves it alone
+      expect(await io.write(fd, Buffer.from('XY'), null)).toBe(2);
+      expect(fs.writeSync(fd, Buffer.from('Z'), 0, 1, null)).toBe(1);
+      expect(fs.readFileSync(path, 'utf8')).toBe('012345678XYZcdef');
+    } finally {
+      await io.close(fd);
+    }
+  });
+
+  it('position null operations issued at once run one after another, in the order issued', async () => {
+    const { io } = open();
+    const path = fresh('abcdefghijkl');
+    const fd = await io.open(path, O_RDWR, 0);
+    try {
+      const reads = await Promise.all([io.read(fd, 4, null), io.read(fd, 4, null), io.read(fd, 4, null), io.read(fd, 4, null)]);
+      expect(reads.map(String)).toEqual(['abcd', 'efgh', 'ijkl', '']);
+      const parts = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1000, 65 + i));
+      const target = fresh();
+      const w = await io.open(target, O_RDWR | O_CREAT | O_TRUNC, 0o666);
+      try {
+        expect(await Promise.all(parts.map((p) => io.write(w, p, null)))).toEqual(parts.map(() => 1000));
+        expect(fs.readFileSync(target)).toEqual(Buffer.concat(parts));
+      } finally {
+        await io.close(w);
+      }
+    } finally {
+      await io.close(fd);
+    }
+  });
+
   it('maps O_CREAT, O_EXCL, O_TRUNC and O_APPEND as node:fs does', async () => {
     const { io } = open();
     // O_CREAT makes the file; O_EXCL on it then fails exactly like node:fs.
