@@ -1,5 +1,6 @@
-// @fdloop/mod-fs end to end on this backend: `io: 'auto'` picks the IOCP completion layer, and every result and
-// error is node:fs's own, byte for byte, under the same node.exe.
+// @fdloop/mod-fs end to end on this backend, on both of its paths: `io: 'auto'` picks the IOCP completion layer,
+// `io: 'pool'` runs node:fs's synchronous calls on the runtime's thread pool; every result and error is node:fs's
+// own, byte for byte, under the same node.exe.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -13,12 +14,12 @@ import { errorOf } from './helpers.js';
 const dir = fs.mkdtempSync(join(tmpdir(), 'fdloop-iocp-modfs-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-describe('mod-fs on iocp', () => {
-  it("uses the completion layer ('iocp') and matches node:fs byte for byte", async () => {
+for (const [mode, used] of [['auto', 'iocp'], ['pool', 'pool']] as const) describe(`mod-fs on iocp, io: '${mode}'`, () => {
+  it(`uses the ${used === 'iocp' ? "completion layer ('iocp')" : "thread pool ('pool')"} and matches node:fs byte for byte`, async () => {
     const rt = createRuntime({ backend: iocp() });
     try {
-      const files = rt.use(fsModule());
-      expect(files.io).toBe('iocp');
+      const files = rt.use(fsModule({ io: mode }));
+      expect(files.io).toBe(used);
 
       const content = randomBytes(200_000);
       const path = join(dir, 'data.bin');
@@ -33,7 +34,7 @@ describe('mod-fs on iocp', () => {
         expect(bytesRead).toBe(500);
         expect(Buffer.compare(buffer.subarray(100, 600), content.subarray(4096, 4596))).toBe(0);
 
-        const patch = Buffer.from('patched through IOCP');
+        const patch = Buffer.from(`patched through ${used}`);
         const { bytesWritten } = await files.write(fd, patch, 0, patch.length, 10);
         expect(bytesWritten).toBe(patch.length);
         const expected = Buffer.from(content);
@@ -73,8 +74,8 @@ describe('mod-fs on iocp', () => {
   it('fails exactly like node:fs: ENOENT, EISDIR, EBADF', async () => {
     const rt = createRuntime({ backend: iocp() });
     try {
-      const files = rt.use(fsModule());
-      expect(files.io).toBe('iocp');
+      const files = rt.use(fsModule({ io: mode }));
+      expect(files.io).toBe(used);
       const missing = join(dir, 'no', 'such.txt');
       const enoent = await errorOf(() => files.readFile(missing));
       expect(enoent).toEqual(await errorOf(() => fs.promises.readFile(missing)));
