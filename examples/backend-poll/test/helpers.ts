@@ -4,6 +4,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { sys } from '@fdloop/backend-epoll';
 
 export { sys };
+// Waiting helpers from the conformance kit (`@fdloop/core/testing`).
+export { settle, waitFor } from '@fdloop/core/testing';
 
 /** Sleep the thread for about `ms` milliseconds (the conformance fixture functions are synchronous). */
 export function pause(ms: number): void {
@@ -53,21 +55,6 @@ export function priorityPair(): { fd: number; trigger(): void; close(): void } {
     for (const fd of opened) sys.close(fd);
     throw err;
   }
-}
-
-/** Wait until `condition()` holds, polling every millisecond. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
-/** Let the loop turn several times, so that any event that was going to arrive has arrived. */
-export async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 /** How many threads of this process carry `name` (Linux: /proc/self/task/<tid>/comm). */

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ErrnoError, FdloopError, Interest, InvalidArgumentError, Ready, type Poller } from '@fdloop/core';
+import { type PollerRecording, recordPoller } from '@fdloop/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { POLL_CAPABILITIES, createBackend, poll } from '../src/index.js';
 import { loadNative } from '../src/native.js';
@@ -18,13 +19,6 @@ import { pause, settle, sys, threadsNamed, waitFor } from './helpers.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const run = promisify(execFile);
-
-interface Recorder {
-  poller: Poller;
-  batches: number[];
-  pairs: Array<[token: number, flags: number]>;
-  onBatch?: (count: number) => void;
-}
 
 const open: Poller[] = [];
 const fds: number[] = [];
@@ -43,22 +37,8 @@ function untrack(fd: number): void {
   fds.splice(fds.indexOf(fd), 1);
 }
 
-function recorder(batchSize = 64, threadName?: string): Recorder {
-  const rec = {} as Recorder;
-  rec.batches = [];
-  rec.pairs = [];
-  const backend = threadName === undefined ? poll() : poll({ threadName });
-  rec.poller = backend.createPoller({
-    batchSize,
-    sink: {
-      onEvents(count) {
-        rec.batches.push(count);
-        const events = rec.poller.events;
-        for (let i = 0; i < count; i++) rec.pairs.push([events[2 * i] as number, events[2 * i + 1] as number]);
-        rec.onBatch?.(count);
-      },
-    },
-  });
+function recorder(batchSize = 64, threadName?: string): PollerRecording {
+  const rec = recordPoller(threadName === undefined ? poll() : poll({ threadName }), { batchSize });
   open.push(rec.poller);
   return rec;
 }

@@ -4,30 +4,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getSystemErrorName } from 'node:util';
 import { afterEach, expect } from 'vitest';
 import { createRuntime, type Runtime } from '@fdloop/core';
+import { recordPoller, waitFor as waitForCondition, type PollerRecording } from '@fdloop/core/testing';
 import { iocp, sys, type IocpPoller } from '../src/index.js';
 
 /** What a recording poller has received: batch sizes and every `(token, value)` pair. */
-export interface Recorded {
-  batches: number[];
-  pairs: Array<[number, number]>;
-}
+export type Recorded = PollerRecording;
 
-/** A poller whose sink records everything. */
+/** A poller whose sink records everything (`recordPoller` of `@fdloop/core/testing` over a fresh `iocp()`). */
 export function recordingPoller(batchSize = 64): { poller: IocpPoller; rec: Recorded } {
-  const rec: Recorded = { batches: [], pairs: [] };
-  const holder: { poller?: IocpPoller } = {};
-  const poller = iocp().createPoller({
-    batchSize,
-    sink: {
-      onEvents(count: number) {
-        rec.batches.push(count);
-        const events = (holder.poller as IocpPoller).events;
-        for (let i = 0; i < count; i++) rec.pairs.push([events[2 * i] as number, events[2 * i + 1] as number]);
-      },
-    },
-  });
-  holder.poller = poller;
-  return { poller, rec };
+  const rec = recordPoller(iocp(), { batchSize });
+  return { poller: rec.poller as IocpPoller, rec };
 }
 
 /** Runs `body` with a fresh {@link recordingPoller}, and closes the poller after it, whatever happens. */
@@ -118,12 +104,8 @@ export function socketsClosedAfterEach(): { opened: number[]; pair: () => [numbe
 }
 
 /** Resolve once `cond()` holds; fail after `timeoutMs` (default 10 s: Wine is slow, and this is no timing test). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
+export function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  return waitForCondition(cond, what, timeoutMs);
 }
 
 /** Let the loop turn a few times, so that an event that would arrive has arrived. */

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { ErrnoError, Interest, InvalidArgumentError, Ready, UnsupportedError, type Poller } from '@fdloop/core';
+import { type PollerRecording, recordPoller, settle, waitFor } from '@fdloop/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKqueueBackend, kqueueCapabilities } from '../src/backend.js';
 import { KQUEUE_CAPABILITIES, createBackend, kqueue } from '../src/index.js';
@@ -17,13 +18,6 @@ import { emulatedBinding, emulatedKqueue, priorityPair, sys } from './emulated.j
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const run = promisify(execFile);
-
-interface Recorder {
-  poller: Poller;
-  batches: number[];
-  pairs: Array<[token: number, flags: number]>;
-  onBatch?: (count: number) => void;
-}
 
 const open: Poller[] = [];
 const fds: number[] = [];
@@ -44,38 +38,10 @@ function track<T extends number[]>(...created: T): T {
   return created;
 }
 
-function recorder(batchSize = 64, maxRounds?: number): Recorder {
-  const rec = {} as Recorder;
-  rec.batches = [];
-  rec.pairs = [];
-  const backend = emulatedKqueue(maxRounds === undefined ? undefined : { maxRounds });
-  rec.poller = backend.createPoller({
-    batchSize,
-    sink: {
-      onEvents(count) {
-        rec.batches.push(count);
-        const events = rec.poller.events;
-        for (let i = 0; i < count; i++) rec.pairs.push([events[2 * i] as number, events[2 * i + 1] as number]);
-        rec.onBatch?.(count);
-      },
-    },
-  });
+function recorder(batchSize = 64, maxRounds?: number): PollerRecording {
+  const rec = recordPoller(emulatedKqueue(maxRounds === undefined ? undefined : { maxRounds }), { batchSize });
   open.push(rec.poller);
   return rec;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
-/** Let the loop turn several times, so that any event that was going to arrive has arrived. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 function errnoOf(name: string): number {

@@ -1,6 +1,7 @@
 // The @fdloop/core Runtime on the kqueue backend (emulated kqueue on Linux): watchers in each mode, modify()
 // across filters and modes, hang-ups, the async iterator and promises, on real pipes, socketpairs and TCP.
 import { Interest, createRuntime, type ReadyEvent, type Runtime } from '@fdloop/core';
+import { settle, waitFor as waitUntil } from '@fdloop/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emulatedKqueue, priorityPair, sys, WOULD_BLOCK } from './emulated.js';
 
@@ -39,19 +40,6 @@ function drain(fd: number): string {
     if (n === WOULD_BLOCK || n === 0) return out;
     out += buf.toString('utf8', 0, n);
   }
-}
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 describe('runtime on kqueue (emulated kqueue on Linux)', () => {

@@ -18,6 +18,7 @@ import {
   type Poller,
   type Runtime,
 } from '@fdloop/core';
+import { waitFor as waitUntil } from '@fdloop/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emulatedBinding, emulatedKqueue } from './emulated.js';
 
@@ -41,14 +42,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'fdloop-kqueue-'));
   dirs.push(dir);
   return dir;
-}
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 async function settle(): Promise<void> {

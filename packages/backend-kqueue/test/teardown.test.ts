@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createRuntime } from '@fdloop/core';
+import { waitFor as waitUntil } from '@fdloop/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emulatedKqueue } from './emulated.js';
 
@@ -16,14 +17,6 @@ afterEach(() => {
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
-}
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** The emulation notices closed kqueues when the next one is created: make one, close it. */

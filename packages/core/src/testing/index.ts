@@ -22,13 +22,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Interest, Ready, type Backend, type Poller } from '../contract/index.js';
 import { ErrnoError, FdloopError } from '../errors.js';
 import { createRuntime, type ReadyEvent, type Runtime } from '../runtime.js';
+import { recordPoller, settle, waitFor, type PollerRecording } from './helpers.js';
 import { runSourceConformanceSuite } from './sources.js';
 
 export { runSourceConformanceSuite, type SourceConformanceOptions } from './sources.js';
+export { recordPoller, settle, waitFor, type PollerRecording, type RecordPollerOptions } from './helpers.js';
 
 /** A descriptor that can be made to report {@link Ready.PRIORITY}, from {@link ConformanceFixture.priorityPair}. */
 export interface PriorityPair {
@@ -78,40 +79,9 @@ export interface ConformanceOptions {
   readonly timeoutMs?: number;
 }
 
-interface Recorded {
-  batches: number[];
-  pairs: Array<[number, number]>;
-}
-
-function recordingPoller(backend: Backend, batchSize = 64): { poller: Poller; rec: Recorded } {
-  const rec: Recorded = { batches: [], pairs: [] };
-  const holder: { poller?: Poller } = {};
-  const poller = backend.createPoller({
-    batchSize,
-    sink: {
-      onEvents(count: number) {
-        rec.batches.push(count);
-        const events = (holder.poller as Poller).events;
-        for (let i = 0; i < count; i++) rec.pairs.push([events[2 * i] as number, events[2 * i + 1] as number]);
-      },
-    },
-  });
-  holder.poller = poller;
-  return { poller, rec };
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-/** Let the event loop turn a few times so that any event that would arrive has arrived. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  await sleep(20);
+function recordingPoller(backend: Backend, batchSize = 64): { poller: Poller; rec: PollerRecording } {
+  const rec = recordPoller(backend, { batchSize });
+  return { poller: rec.poller, rec };
 }
 
 /**
@@ -176,7 +146,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             const token = 2 ** 40 + 12345;
             poller.register(r, token, Interest.READABLE);
             fixture.write(w, Buffer.from('x'));
-            await waitFor(() => rec.pairs.length > 0, timeout, 'a readable event');
+            await waitFor(() => rec.pairs.length > 0, 'a readable event', timeout);
             const [tok, flags] = rec.pairs[0] as [number, number];
             assert.equal(tok, token);
             assert.ok(flags & Ready.READABLE, 'READABLE flag');
@@ -191,7 +161,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
           const { poller, rec } = recordingPoller(options.backend());
           try {
             poller.register(w, 7, Interest.WRITABLE);
-            await waitFor(() => rec.pairs.length > 0, timeout, 'a writable event');
+            await waitFor(() => rec.pairs.length > 0, 'a writable event', timeout);
             assert.ok((rec.pairs[0] as [number, number])[1] & Ready.WRITABLE);
           } finally {
             poller.close();
@@ -205,7 +175,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
           try {
             poller.register(r, 1, Interest.READABLE);
             fixture.write(w, Buffer.from('x'));
-            await waitFor(() => rec.batches.length >= 3, timeout, 'three level-triggered reports');
+            await waitFor(() => rec.batches.length >= 3, 'three level-triggered reports', timeout);
           } finally {
             poller.close();
           }
@@ -222,7 +192,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             poller.register(p[0], 1000 + i, Interest.READABLE | (caps.oneshot ? Interest.ONESHOT : 0));
           }
           for (const [, w] of pipes) fixture.write(w, Buffer.from('x'));
-          await waitFor(() => new Set(rec.pairs.map((p) => p[0])).size === 100, timeout, 'all 100 tokens');
+          await waitFor(() => new Set(rec.pairs.map((p) => p[0])).size === 100, 'all 100 tokens', timeout);
           assert.ok(rec.batches.every((n) => n >= 0 && n <= 16), `batch sizes ${rec.batches.join(',')}`);
           assert.ok(rec.batches.length >= 7, 'at least ceil(100/16) batches');
         } finally {
@@ -255,7 +225,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
           try {
             poller.register(w, 1, Interest.READABLE);
             poller.reregister(w, 2, Interest.WRITABLE);
-            await waitFor(() => rec.pairs.length > 0, timeout, 'a writable event');
+            await waitFor(() => rec.pairs.length > 0, 'a writable event', timeout);
             assert.equal((rec.pairs[0] as [number, number])[0], 2);
             void r;
           } finally {
@@ -270,7 +240,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         try {
           poller.register(r, 3, Interest.READABLE);
           fixture.close(w);
-          await waitFor(() => rec.pairs.length > 0, timeout, 'a hang-up event');
+          await waitFor(() => rec.pairs.length > 0, 'a hang-up event', timeout);
           const flags = (rec.pairs[0] as [number, number])[1];
           assert.ok(flags & (Ready.HANGUP | Ready.READ_HANGUP | Ready.READABLE), `flags ${flags}`);
           assert.equal(fixture.read(r, Buffer.alloc(8)), 0, 'read returns end of file');
@@ -287,7 +257,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             try {
               poller.register(r, 1, Interest.READABLE | Interest.EDGE);
               fixture.write(w, Buffer.from('x'));
-              await waitFor(() => rec.pairs.length > 0, timeout, 'an edge event');
+              await waitFor(() => rec.pairs.length > 0, 'an edge event', timeout);
               await settle();
               assert.equal(rec.pairs.length, 1, 'no repeat while nothing new arrives');
               // The contract promises the next report only once the reader has drained the descriptor (a read
@@ -299,7 +269,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
               await settle();
               assert.equal(rec.pairs.length, 1, 'a drain alone reports nothing');
               fixture.write(w, Buffer.from('y'));
-              await waitFor(() => rec.pairs.length > 1, timeout, 'a second edge');
+              await waitFor(() => rec.pairs.length > 1, 'a second edge', timeout);
             } finally {
               poller.close();
             }
@@ -314,11 +284,11 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             try {
               poller.register(r, 1, Interest.READABLE | Interest.ONESHOT);
               fixture.write(w, Buffer.from('x'));
-              await waitFor(() => rec.pairs.length > 0, timeout, 'a oneshot event');
+              await waitFor(() => rec.pairs.length > 0, 'a oneshot event', timeout);
               await settle();
               assert.equal(rec.pairs.length, 1);
               poller.reregister(r, 2, Interest.READABLE | Interest.ONESHOT);
-              await waitFor(() => rec.pairs.length > 1, timeout, 're-armed event');
+              await waitFor(() => rec.pairs.length > 1, 're-armed event', timeout);
               assert.equal((rec.pairs[1] as [number, number])[0], 2);
             } finally {
               poller.close();
@@ -334,7 +304,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
           try {
             poller.register(pair.fd, 9, Interest.PRIORITY);
             pair.trigger();
-            await waitFor(() => rec.pairs.some(([, f]) => (f & Ready.PRIORITY) !== 0), timeout, 'a priority event');
+            await waitFor(() => rec.pairs.some(([, f]) => (f & Ready.PRIORITY) !== 0), 'a priority event', timeout);
           } finally {
             poller.close();
             pair.close();
@@ -394,7 +364,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
               watcher.close();
             });
             fixture.write(w, Buffer.from('hi'));
-            await waitFor(() => seen.length > 0, timeout, 'the callback');
+            await waitFor(() => seen.length > 0, 'the callback', timeout);
             assert.equal(seen[0]?.fd, r);
             assert.equal(seen[0]?.readable, true);
           });
@@ -458,7 +428,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             watchers.push(rt.watch(r2, Interest.READABLE, closeBoth('b')));
             fixture.write(w1, Buffer.from('x'));
             fixture.write(w2, Buffer.from('x'));
-            await waitFor(() => calls.length > 0, timeout, 'first callback');
+            await waitFor(() => calls.length > 0, 'first callback', timeout);
             await settle();
             assert.equal(calls.length, 1, `only one callback ran: ${calls.join(',')}`);
           } finally {
@@ -492,7 +462,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             holder.watchB = rt.watch(rB, Interest.READABLE, onFirst('B'));
             fixture.write(wA, Buffer.from('x'));
             fixture.write(wB, Buffer.from('x'));
-            await waitFor(() => received.length > 0, timeout, 'first callback');
+            await waitFor(() => received.length > 0, 'first callback', timeout);
             await settle();
             assert.equal(received.length, 1, `the new watcher received nothing: ${received.join(', ')}`);
           } finally {
