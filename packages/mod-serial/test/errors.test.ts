@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClosedError, ErrnoError, ErrorCode, InvalidArgumentError, type Runtime } from '@fdloop/core';
 import { open, type SerialPortOptions } from '../src/index.js';
-import { disposeAllPairs, runtime, socatPair, type SocatPair } from './helpers.js';
+import { disposeAllPairs, ptyPeer, runtime, type PtyPeer } from './helpers.js';
 
 let rt: Runtime;
-let pair: SocatPair;
+let peer: PtyPeer;
 
 beforeEach(async () => {
   rt = runtime();
-  pair = await socatPair();
+  peer = ptyPeer();
 });
 
 afterEach(async () => {
@@ -75,23 +75,23 @@ describe('open() errors', () => {
   for (const [argument, options] of invalid) {
     it(`invalid ${argument} ${JSON.stringify(Object.values(options)[0])} fails with InvalidArgumentError before touching the device`, () => {
       const before = openFds();
-      const e = thrown(() => open(pair.a, { runtime: rt, ...options }));
+      const e = thrown(() => open(peer.path, { runtime: rt, ...options }));
       expect(e).toBeInstanceOf(InvalidArgumentError);
       expect(e).toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, argument });
       expect(openFds()).toBe(before);
       // The device was not even opened: an exclusive open still succeeds.
-      return open(pair.a, { runtime: rt }).close();
+      return open(peer.path, { runtime: rt }).close();
     });
   }
 
   it('a missing runtime, path or options object is an InvalidArgumentError', () => {
-    expect(thrown(() => open(pair.a, {} as SerialPortOptions))).toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, argument: 'options.runtime' });
+    expect(thrown(() => open(peer.path, {} as SerialPortOptions))).toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, argument: 'options.runtime' });
     expect(thrown(() => open('', { runtime: rt }))).toMatchObject({ argument: 'path' });
-    expect(thrown(() => open(pair.a, undefined as unknown as SerialPortOptions))).toMatchObject({ argument: 'options' });
+    expect(thrown(() => open(peer.path, undefined as unknown as SerialPortOptions))).toMatchObject({ argument: 'options' });
   });
 
   it('update() validates too, and leaves the settings unchanged', async () => {
-    const port = open(pair.a, { runtime: rt, baudRate: 19200 });
+    const port = open(peer.path, { runtime: rt, baudRate: 19200 });
     await expect(port.update({ baudRate: 0 })).rejects.toMatchObject({ argument: 'baudRate' });
     await expect(port.update({ parity: 'x' as 'none' })).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(port.settings.baudRate).toBe(19200);
@@ -101,7 +101,7 @@ describe('open() errors', () => {
 
 describe('after close', () => {
   it('write() throws ClosedError (ERR_FDLOOP_CLOSED); control calls and update() fail the same way', async () => {
-    const port = open(pair.a, { runtime: rt });
+    const port = open(peer.path, { runtime: rt });
     await port.close();
     const e = thrown(() => port.write('late'));
     expect(e).toBeInstanceOf(ClosedError);
@@ -117,8 +117,8 @@ describe('after close', () => {
   });
 
   it('writes still queued when the port closes fail with ClosedError through their callbacks', async () => {
-    const port = open(pair.a, { runtime: rt, highWaterMark: 1024 });
-    // Nobody reads B: fill the pty until writes queue up in the port.
+    const port = open(peer.path, { runtime: rt, highWaterMark: 1024 });
+    // Nobody reads the peer: fill the pty until writes queue up in the port.
     const errors: unknown[] = [];
     const big = Buffer.alloc(256 * 1024, 0x55);
     port.write(big, (err) => errors.push(err));

@@ -24,7 +24,7 @@ import {
   StartEndParser,
   type SerialPort,
 } from '../src/index.js';
-import { disposeAllPairs, pattern, runtime, socatPair } from './helpers.js';
+import { disposeAllPairs, pattern, ptyPeer, runtime } from './helpers.js';
 
 function splits(data: Buffer): Array<[string, Buffer[]]> {
   const random: Buffer[] = [];
@@ -203,15 +203,11 @@ describe('over a real pty pair', () => {
 
   it('lines() over port.chunks() and a ReadlineParser pipe see the same lines, sent in awkward pieces', async () => {
     const rt = runtime();
-    const pair = await socatPair();
-    const a = open(pair.a, { runtime: rt });
-    const b = open(pair.b, { runtime: rt });
-    opened.push(a, b);
+    const peer = ptyPeer();
+    const b = open(peer.path, { runtime: rt });
+    opened.push(b);
     const text = 'first line\nsecond\nthird and last\n';
-    for (let i = 0; i < text.length; i += 5) {
-      a.write(text.slice(i, i + 5));
-      await a.drain();
-    }
+    for (let i = 0; i < text.length; i += 5) await peer.write(text.slice(i, i + 5));
     const got: string[] = [];
     for await (const line of lines(b.chunks())) {
       got.push(line);
@@ -220,7 +216,7 @@ describe('over a real pty pair', () => {
     expect(got).toEqual(['first line', 'second', 'third and last']);
     // The port stays open after leaving the loop: pipe it into a Transform now.
     const parser = b.pipe(new ReadlineParser());
-    a.write('via pipe\n');
+    await peer.write('via pipe\n');
     const [line] = (await new Promise((resolve) => parser.once('data', (l: string) => resolve([l])))) as [string];
     expect(line).toBe('via pipe');
     b.unpipe(parser);

@@ -7,7 +7,7 @@ import { Worker, threadId } from 'node:worker_threads';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { ErrnoError, type Runtime } from '@fdloop/core';
 import { lines, open } from '../src/index.js';
-import { disposeAllPairs, runtime, socatPair, until } from './helpers.js';
+import { disposeAllPairs, ptyPeer, runtime, until } from './helpers.js';
 
 const fixture = new URL('./fixtures/serial-worker.mjs', import.meta.url);
 const workers: Worker[] = [];
@@ -36,18 +36,16 @@ function start(workerData: Record<string, unknown>): { worker: Worker; messages:
   return { worker, messages };
 }
 
-it('a worker thread opens the port and echoes on its own runtime while the main thread talks to the other end', async () => {
-  const pair = await socatPair();
-  const { worker, messages } = start({ path: pair.a });
+it('a worker thread opens the port and echoes on its own runtime while the main thread talks to the other end (the pty master)', async () => {
+  const peer = ptyPeer();
+  const { worker, messages } = start({ path: peer.path });
   const [ready] = (await once(worker, 'message')) as [Record<string, unknown>];
   expect(ready).toMatchObject({ type: 'ready' });
   expect(ready.threadId).not.toBe(threadId);
   expect(ready.thread).toMatch(/^worker-/);
 
-  rt = runtime();
-  const b = open(pair.b, { runtime: rt, baudRate: 115200 });
-  const replies = lines(b.chunks());
-  b.write('ping\nhello from main\n');
+  const replies = lines(peer.chunks());
+  await peer.write('ping\nhello from main\n');
   const got: string[] = [];
   for await (const line of replies) {
     got.push(line);
@@ -62,18 +60,17 @@ it('a worker thread opens the port and echoes on its own runtime while the main 
   ]);
   worker.postMessage({ type: 'close' });
   await until('worker closed', () => messages.some((m) => m.type === 'closed'));
-  await b.close();
 });
 
 it('terminating a worker with its port open releases the descriptor and its exclusive lock', async () => {
-  const pair = await socatPair();
-  const { worker } = start({ path: pair.a });
+  const peer = ptyPeer();
+  const { worker } = start({ path: peer.path });
   await once(worker, 'message');
   rt = runtime();
   // Held exclusively by the worker.
-  expect(() => open(pair.a, { runtime: rt as Runtime })).toThrow(ErrnoError);
+  expect(() => open(peer.path, { runtime: rt as Runtime })).toThrow(ErrnoError);
   await worker.terminate();
-  const again = open(pair.a, { runtime: rt });
+  const again = open(peer.path, { runtime: rt });
   expect(again.isOpen).toBe(true);
   await again.close();
 });
