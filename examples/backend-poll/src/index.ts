@@ -32,6 +32,7 @@
 
 import {
   InvalidArgumentError,
+  describeReceived,
   NO_CAPABILITIES,
   type Backend,
   type Capabilities,
@@ -91,7 +92,7 @@ export function poll(options?: PollOptions): Backend {
   if (typeof threadName !== 'string' || threadName === '' || Buffer.byteLength(threadName) > MAX_THREAD_NAME_BYTES || threadName.includes('\0')) {
     throw new InvalidArgumentError(
       'threadName',
-      `must be a non-empty string of at most ${MAX_THREAD_NAME_BYTES} bytes without NUL, got ${JSON.stringify(threadName)}`,
+      `must be a non-empty string of at most ${MAX_THREAD_NAME_BYTES} bytes without NUL, got ${describeReceived(threadName)}`,
     );
   }
   const binding = loadNative();

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import {
   Interest,
   InvalidArgumentError,
+  describeReceived,
   UnsupportedError,
   errnoError,
   validateFd,
@@ -32,7 +33,7 @@ const ALL_INTEREST_BITS = 31;
 
 function validateToken(token: unknown): number {
   if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) {
-    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${String(token)}`);
+    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${describeReceived(token)}`);
   }
   return token;
 }
@@ -40,7 +41,7 @@ function validateToken(token: unknown): number {
 /** The condition bits of `interest`; the mode bits are refused, since poll(2) has neither mode. */
 function conditionBits(interest: unknown): number {
   if (typeof interest !== 'number' || !Number.isInteger(interest) || interest < 0 || (interest & ~ALL_INTEREST_BITS) !== 0) {
-    throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${String(interest)}`);
+    throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${describeReceived(interest)}`);
   }
   if (interest & Interest.EDGE) {
     throw new UnsupportedError('poll', 'edge-triggered interest (Interest.EDGE)', 'poll(2) is level-triggered only');
@@ -64,7 +65,7 @@ export class PollPoller implements Poller {
   constructor(binding: NativeBinding, options: PollerOptions, threadName: string) {
     const { batchSize, sink } = options;
     if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(batchSize)}`);
+      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${describeReceived(batchSize)}`);
     }
     if (typeof sink?.onEvents !== 'function') {
       throw new InvalidArgumentError('sink', 'must be an object with an onEvents(count) method');

@@ -13,7 +13,7 @@
  */
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { CancelledError, Interest, InvalidArgumentError, errnoError, type Runtime, type Watcher } from '@fdloop/core';
+import { CancelledError, Interest, InvalidArgumentError, describeReceived, errnoError, type Runtime, type Watcher } from '@fdloop/core';
 import { nativeSources, type NativeAttributeRelay } from './sources/native.js';
 
 /** One change of an attribute. */
@@ -72,7 +72,7 @@ export function watchAttribute(
   if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('path', 'must be a non-empty string');
   if (callback !== undefined && typeof callback !== 'function') throw new InvalidArgumentError('callback', 'must be a function');
   const maxBytes = options.maxBytes ?? 4096;
-  if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new InvalidArgumentError('maxBytes', `must be a positive integer, got ${String(maxBytes)}`);
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new InvalidArgumentError('maxBytes', `must be a positive integer, got ${describeReceived(maxBytes)}`);
   let fd: number;
   try {
     fd = openSync(path, 'r');

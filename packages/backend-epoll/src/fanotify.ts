@@ -20,7 +20,7 @@
 
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { Interest, InvalidArgumentError, errnoError, type Runtime, type Timer, type Watcher } from '@fdloop/core';
+import { Interest, InvalidArgumentError, describeReceived, errnoError, type Runtime, type Timer, type Watcher } from '@fdloop/core';
 import { WOULD_BLOCK, close as sysClose, read as sysRead, write as sysWrite } from './sys.js';
 import { k, nativeSources } from './sources/native.js';
 
@@ -151,7 +151,7 @@ export function fanotify(rt: Runtime, options: FanotifyOptions, callback: (event
   if (defaultResponse !== 'allow' && defaultResponse !== 'deny') throw new InvalidArgumentError('defaultResponse', "must be 'allow' or 'deny'");
   const timeoutMs = options.timeoutMs ?? 1000;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    throw new InvalidArgumentError('timeoutMs', `must be a finite number >= 0, got ${String(timeoutMs)}`);
+    throw new InvalidArgumentError('timeoutMs', `must be a finite number >= 0, got ${describeReceived(timeoutMs)}`);
   }
   const S = nativeSources();
   const initFlags = permission ? k('FAN_CLASS_CONTENT') : k('FAN_CLASS_NOTIF') | k('FAN_REPORT_DFID_NAME');
@@ -294,7 +294,7 @@ export function fanotify(rt: Runtime, options: FanotifyOptions, callback: (event
       if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('path', 'must be a non-empty string');
       const scope = markOptions.scope ?? 'directory';
       if (!['inode', 'directory', 'mount', 'filesystem'].includes(scope)) {
-        throw new InvalidArgumentError('scope', `must be inode, directory, mount or filesystem, got ${String(scope)}`);
+        throw new InvalidArgumentError('scope', `must be inode, directory, mount or filesystem, got ${describeReceived(scope)}`);
       }
       if (!Array.isArray(markOptions.events) || markOptions.events.length === 0) throw new InvalidArgumentError('events', 'must list at least one event kind');
       let mask = 0;

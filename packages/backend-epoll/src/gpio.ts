@@ -11,7 +11,7 @@
  */
 
 import { closeSync, openSync } from 'node:fs';
-import { Interest, InvalidArgumentError, errnoError, type Runtime, type Watcher } from '@fdloop/core';
+import { Interest, InvalidArgumentError, describeReceived, errnoError, type Runtime, type Watcher } from '@fdloop/core';
 import { WOULD_BLOCK, read as sysRead } from './sys.js';
 import { nativeSources } from './sources/native.js';
 
@@ -259,7 +259,7 @@ export function validateOffsets(offsets: unknown, lines?: number): number[] {
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) throw new InvalidArgumentError(name, `must be one of ${allowed.join(', ')}, got ${String(value)}`);
+  if (!allowed.includes(value as T)) throw new InvalidArgumentError(name, `must be one of ${allowed.join(', ')}, got ${describeReceived(value)}`);
   return value as T;
 }
 
@@ -275,11 +275,11 @@ export function encodeLineRequest(options: GpioRequestOptions, lines?: number): 
   const edge = oneOf('edge', options.edge, ['none', 'rising', 'falling', 'both'] as const, 'none');
   const debounceUs = options.debounceUs ?? 0;
   if (!Number.isInteger(debounceUs) || debounceUs < 0 || debounceUs > 0xffffffff) {
-    throw new InvalidArgumentError('debounceUs', `must be an integer number of microseconds >= 0, got ${String(debounceUs)}`);
+    throw new InvalidArgumentError('debounceUs', `must be an integer number of microseconds >= 0, got ${describeReceived(debounceUs)}`);
   }
   const bufferSize = options.eventBufferSize ?? 0;
   if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > 0xffffffff) {
-    throw new InvalidArgumentError('eventBufferSize', `must be an integer >= 0, got ${String(bufferSize)}`);
+    throw new InvalidArgumentError('eventBufferSize', `must be an integer >= 0, got ${describeReceived(bufferSize)}`);
   }
   const consumer = options.consumer ?? 'fdloop';
   if (typeof consumer !== 'string' || Buffer.byteLength(consumer) > 31) throw new InvalidArgumentError('consumer', 'must be a string of at most 31 bytes');

@@ -24,7 +24,7 @@
  * @packageDocumentation
  */
 
-import { InvalidArgumentError, NO_CAPABILITIES, type Backend, type Capabilities, type Poller, type PollerOptions } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived, NO_CAPABILITIES, type Backend, type Capabilities, type Poller, type PollerOptions } from '@fdloop/core';
 import { loadNative } from './native.js';
 import { createNet } from './net.js';
 import { EpollPoller, MAX_ROUNDS } from './poller.js';
@@ -90,7 +90,7 @@ const DEFAULT_MAX_ROUNDS = 64;
 export function epoll(options?: EpollOptions): Backend {
   const maxRounds = options?.maxRounds ?? DEFAULT_MAX_ROUNDS;
   if (typeof maxRounds !== 'number' || !Number.isInteger(maxRounds) || maxRounds < 1 || maxRounds > MAX_ROUNDS) {
-    throw new InvalidArgumentError('maxRounds', `must be an integer from 1 to ${MAX_ROUNDS}, got ${String(maxRounds)}`);
+    throw new InvalidArgumentError('maxRounds', `must be an integer from 1 to ${MAX_ROUNDS}, got ${describeReceived(maxRounds)}`);
   }
   const binding = loadNative();
   return Object.freeze({

@@ -8,6 +8,7 @@
 import { constants } from 'node:os';
 import {
   InvalidArgumentError,
+  describeReceived,
   errnoError,
   validateFd,
   type InterestFlags,
@@ -27,14 +28,14 @@ const ALL_INTEREST_BITS = 31;
 
 function validateToken(token: unknown): number {
   if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) {
-    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${String(token)}`);
+    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${describeReceived(token)}`);
   }
   return token;
 }
 
 function validateInterestBits(interest: unknown): number {
   if (typeof interest !== 'number' || !Number.isInteger(interest) || interest < 0 || (interest & ~ALL_INTEREST_BITS) !== 0) {
-    throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${String(interest)}`);
+    throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${describeReceived(interest)}`);
   }
   return interest;
 }
@@ -48,7 +49,7 @@ export class EpollPoller implements Poller {
   constructor(binding: NativeBinding, options: PollerOptions, maxRounds: number) {
     const { batchSize, sink } = options;
     if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(batchSize)}`);
+      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${describeReceived(batchSize)}`);
     }
     if (typeof sink?.onEvents !== 'function') {
       throw new InvalidArgumentError('sink', 'must be an object with an onEvents(count) method');

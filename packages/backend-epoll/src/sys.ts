@@ -25,7 +25,7 @@
  */
 
 import { isIP } from 'node:net';
-import { ErrnoError, InvalidArgumentError, errnoError, validateFd } from '@fdloop/core';
+import { ErrnoError, InvalidArgumentError, describeReceived, errnoError, validateFd } from '@fdloop/core';
 import { loadNative, type NativeSys } from './native.js';
 
 /** What {@link read}, {@link write}, {@link send}, {@link recv} and {@link tcpAccept} return when the call would block. */
@@ -106,22 +106,16 @@ function check(rc: number, syscall: string, detail?: { fd?: number }): void {
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${describeReceived(value)}`);
   }
   return value;
 }
 
 function bytes(buffer: unknown): Uint8Array {
   if (!(buffer instanceof Uint8Array)) {
-    throw new InvalidArgumentError('buffer', `must be a Uint8Array or Buffer, got ${describe(buffer)}`);
+    throw new InvalidArgumentError('buffer', `must be a Uint8Array or Buffer, got ${describeReceived(buffer)}`);
   }
   return buffer;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
-  return typeof value;
 }
 
 /** The start of an I/O range: `offset`, validated, or `0`. */
@@ -137,7 +131,7 @@ function rangeLength(buffer: Uint8Array, start: number, length: unknown): number
 function address(host: unknown, port: unknown, minPort: number): [string, number] {
   // Literals only: resolving a name would block the thread. A scope id (`fe80::1%eth0`) is not supported.
   if (typeof host !== 'string' || isIP(host) === 0 || host.includes('%')) {
-    throw new InvalidArgumentError('host', `must be an IPv4 or IPv6 address literal, got ${String(host)}`);
+    throw new InvalidArgumentError('host', `must be an IPv4 or IPv6 address literal, got ${describeReceived(host)}`);
   }
   return [host, integer('port', port, minPort, 65535)];
 }
@@ -172,7 +166,7 @@ export function socketpair(type: SocketPairType = 'stream'): [number, number] {
     seqpacket: sys.constants.SOCK_SEQPACKET,
   };
   if (!Object.hasOwn(kinds, type)) {
-    throw new InvalidArgumentError('type', `must be 'stream', 'dgram' or 'seqpacket', got ${String(type)}`);
+    throw new InvalidArgumentError('type', `must be 'stream', 'dgram' or 'seqpacket', got ${describeReceived(type)}`);
   }
   const out = new Int32Array(2);
   check(sys.socketpair(kinds[type], out), 'socketpair');
@@ -198,7 +192,7 @@ export function eventfd(initial = 0, options?: EventfdOptions): number {
   const value = integer('initial', initial, 0, 0xffffffff);
   const semaphore = options?.semaphore ?? false;
   if (typeof semaphore !== 'boolean') {
-    throw new InvalidArgumentError('options.semaphore', `must be a boolean, got ${describe(semaphore)}`);
+    throw new InvalidArgumentError('options.semaphore', `must be a boolean, got ${describeReceived(semaphore)}`);
   }
   const fd = native().eventfd(value, semaphore);
   check(fd, 'eventfd');
@@ -301,7 +295,7 @@ export function openpty(): Pty {
  */
 export function ptyPacketMode(masterFd: number, on: boolean): void {
   validateFd(masterFd);
-  if (typeof on !== 'boolean') throw new InvalidArgumentError('on', `must be a boolean, got ${describe(on)}`);
+  if (typeof on !== 'boolean') throw new InvalidArgumentError('on', `must be a boolean, got ${describeReceived(on)}`);
   check(native().ptyPacketMode(masterFd, on), 'ioctl', { fd: masterFd });
 }
 

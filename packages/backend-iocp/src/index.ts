@@ -27,6 +27,7 @@
 
 import {
   InvalidArgumentError,
+  describeReceived,
   NO_CAPABILITIES,
   type Backend,
   type Capabilities,
@@ -122,7 +123,7 @@ function notifyRemote(remote: NotifierRemote, count: number): void {
     throw new InvalidArgumentError('remote', `belongs to process ${String(pid)}; a completion port cannot be reached from another process`);
   }
   if (!Number.isSafeInteger(count) || count < 1) {
-    throw new InvalidArgumentError('count', `must be a positive safe integer, got ${String(count)}`);
+    throw new InvalidArgumentError('count', `must be a positive safe integer, got ${describeReceived(count)}`);
   }
   const sys = loadNative().sys;
   for (let left = count; left > 0; left -= MAX_PACKET_VALUE) {

@@ -8,6 +8,7 @@
 
 import {
   InvalidArgumentError,
+  describeReceived,
   Ready,
   UnsupportedError,
   validateFd,
@@ -39,21 +40,21 @@ const SOURCE_TAG = 2 ** 32;
 
 function validateToken(token: unknown): number {
   if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) {
-    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${String(token)}`);
+    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${describeReceived(token)}`);
   }
   return token;
 }
 
 function validateInterestBits(interest: unknown): number {
   if (typeof interest !== 'number' || !Number.isInteger(interest) || interest < 0 || (interest & ~ALL_INTEREST_BITS) !== 0) {
-    throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${String(interest)}`);
+    throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${describeReceived(interest)}`);
   }
   return interest;
 }
 
 function validateBuffer(buffer: unknown): Uint8Array {
   if (!(buffer instanceof Uint8Array)) {
-    throw new InvalidArgumentError('buffer', `must be a Uint8Array or Buffer, got ${typeof buffer}`);
+    throw new InvalidArgumentError('buffer', `must be a Uint8Array or Buffer, got ${describeReceived(buffer)}`);
   }
   return buffer;
 }
@@ -61,7 +62,7 @@ function validateBuffer(buffer: unknown): Uint8Array {
 function validatePosition(position: unknown): number {
   if (position === undefined) return 0;
   if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
-    throw new InvalidArgumentError('position', `must be a non-negative safe integer, got ${String(position)}`);
+    throw new InvalidArgumentError('position', `must be a non-negative safe integer, got ${describeReceived(position)}`);
   }
   return position;
 }
@@ -92,7 +93,7 @@ export class IocpPoller implements Poller {
     const binding = loadNative();
     const { batchSize, sink } = options;
     if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(batchSize)}`);
+      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${describeReceived(batchSize)}`);
     }
     if (typeof sink?.onEvents !== 'function') {
       throw new InvalidArgumentError('sink', 'must be an object with an onEvents(count) method');

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { InvalidArgumentError, validateFd } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived, validateFd } from '@fdloop/core';
 import { winError } from './errors.js';
 import { loadNative, type NativeSys } from './native.js';
 
@@ -47,7 +47,7 @@ function orWouldBlock(rc: number, syscall: string, fd: number): number {
 
 function validatePort(port: unknown): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError('port', `must be an integer from 0 to 65535, got ${String(port)}`);
+    throw new InvalidArgumentError('port', `must be an integer from 0 to 65535, got ${describeReceived(port)}`);
   }
   return port;
 }
@@ -209,7 +209,7 @@ export interface CommState {
 
 function validateDword(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${describeReceived(value)}`);
   }
   return value;
 }
@@ -218,7 +218,7 @@ function validateDword(name: string, value: unknown, min: number, max: number): 
 function serialPath(name: unknown): string {
   if (typeof name === 'string' && /^COM[0-9]{1,3}$/i.test(name)) return `\\\\.\\${name.toUpperCase()}`;
   if (typeof name === 'string' && name.startsWith('\\\\') && name.length > 4) return name;
-  throw new InvalidArgumentError('name', `must be a port name like 'COM3' or a device path like '\\\\.\\COM3', got ${String(name)}`);
+  throw new InvalidArgumentError('name', `must be a port name like 'COM3' or a device path like '\\\\.\\COM3', got ${describeReceived(name)}`);
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidArgumentError, NO_CAPABILITIES, type Backend, type Capabilities, type NotifierRemote, type Poller, type PollerOptions } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived, NO_CAPABILITIES, type Backend, type Capabilities, type NotifierRemote, type Poller, type PollerOptions } from '@fdloop/core';
 import type { NativeBinding } from './native.js';
 import { createNet } from './net.js';
 import { KqueuePoller, MAX_ROUNDS } from './poller.js';
@@ -40,7 +40,7 @@ export function kqueueCapabilities(priority: boolean): Capabilities {
 export function createKqueueBackend(binding: NativeBinding, options?: BackendOptions): Backend {
   const maxRounds = options?.maxRounds ?? DEFAULT_MAX_ROUNDS;
   if (typeof maxRounds !== 'number' || !Number.isInteger(maxRounds) || maxRounds < 1 || maxRounds > MAX_ROUNDS) {
-    throw new InvalidArgumentError('maxRounds', `must be an integer from 1 to ${MAX_ROUNDS}, got ${String(maxRounds)}`);
+    throw new InvalidArgumentError('maxRounds', `must be an integer from 1 to ${MAX_ROUNDS}, got ${describeReceived(maxRounds)}`);
   }
   const capabilities = kqueueCapabilities(binding.priority);
   return Object.freeze({

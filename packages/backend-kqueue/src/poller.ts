@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import {
   Interest,
   InvalidArgumentError,
+  describeReceived,
   UnsupportedError,
   errnoError,
   validateFd,
@@ -34,7 +35,7 @@ const CONDITIONS = Interest.READABLE | Interest.WRITABLE | Interest.PRIORITY;
 
 function validateToken(token: unknown): number {
   if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) {
-    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${String(token)}`);
+    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${describeReceived(token)}`);
   }
   return token;
 }
@@ -50,7 +51,7 @@ export class KqueuePoller implements Poller {
   constructor(binding: NativeBinding, options: PollerOptions, maxRounds: number) {
     const { batchSize, sink } = options;
     if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${String(batchSize)}`);
+      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${describeReceived(batchSize)}`);
     }
     if (typeof sink?.onEvents !== 'function') {
       throw new InvalidArgumentError('sink', 'must be an object with an onEvents(count) method');
@@ -105,7 +106,7 @@ export class KqueuePoller implements Poller {
       (interest & ~ALL_INTEREST_BITS) !== 0 ||
       (interest & CONDITIONS) === 0
     ) {
-      throw new InvalidArgumentError('interest', `must be a combination of Interest bits with a condition, got ${String(interest)}`);
+      throw new InvalidArgumentError('interest', `must be a combination of Interest bits with a condition, got ${describeReceived(interest)}`);
     }
     if ((interest & Interest.PRIORITY) !== 0 && !this.#priority) {
       throw new UnsupportedError('kqueue', 'priority', 'this platform\'s kqueue does not report out-of-band data');

@@ -13,6 +13,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import {
   InvalidArgumentError,
+  describeReceived,
   UnsupportedError,
   errnoError,
   type NotifierRecord,
@@ -208,7 +209,7 @@ export function triggerRemote(binding: NativeBinding, remote: NotifierRemote, co
     throw new InvalidArgumentError('remote', 'is not the remote of a kqueue notifier');
   }
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
-    throw new InvalidArgumentError('count', `must be a positive safe integer, got ${String(count)}`);
+    throw new InvalidArgumentError('count', `must be a positive safe integer, got ${describeReceived(count)}`);
   }
   Atomics.add(new BigInt64Array(counter), 0, BigInt(count));
   check(binding.userTrigger(kq, ident), 'kevent');

@@ -10,7 +10,7 @@
  */
 
 import { isIP } from 'node:net';
-import { ErrnoError, InvalidArgumentError, UnsupportedError, errnoError, validateFd } from '@fdloop/core';
+import { ErrnoError, InvalidArgumentError, describeReceived, UnsupportedError, errnoError, validateFd } from '@fdloop/core';
 import type { NativeSys } from './native.js';
 
 /** The kind of socket {@link PosixSys.socketpair} creates. */
@@ -201,20 +201,14 @@ const PTY_PACKET: PtyPacketFlags = Object.freeze({
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${describeReceived(value)}`);
   }
   return value;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
-  return typeof value;
-}
-
 function bytes(buffer: unknown): Uint8Array {
   if (!(buffer instanceof Uint8Array)) {
-    throw new InvalidArgumentError('buffer', `must be a Uint8Array or Buffer, got ${describe(buffer)}`);
+    throw new InvalidArgumentError('buffer', `must be a Uint8Array or Buffer, got ${describeReceived(buffer)}`);
   }
   return buffer;
 }
@@ -228,7 +222,7 @@ function range(buffer: Uint8Array, offset: unknown, length: unknown): [number, n
 function address(host: unknown, port: unknown, minPort: number): [string, number] {
   // Literals only: resolving a name would block the thread. A scope id (`fe80::1%en0`) is not supported.
   if (typeof host !== 'string' || isIP(host) === 0 || host.includes('%')) {
-    throw new InvalidArgumentError('host', `must be an IPv4 or IPv6 address literal, got ${String(host)}`);
+    throw new InvalidArgumentError('host', `must be an IPv4 or IPv6 address literal, got ${describeReceived(host)}`);
   }
   return [host, integer('port', port, minPort, 65535)];
 }
@@ -276,7 +270,7 @@ export function createSys(native: () => NativeSys, backend = 'kqueue'): PosixSys
         seqpacket: n.constants.SOCK_SEQPACKET,
       };
       if (!Object.hasOwn(kinds, type)) {
-        throw new InvalidArgumentError('type', `must be 'stream', 'dgram' or 'seqpacket', got ${String(type)}`);
+        throw new InvalidArgumentError('type', `must be 'stream', 'dgram' or 'seqpacket', got ${describeReceived(type)}`);
       }
       const out = new Int32Array(2);
       check(n.socketpair(kinds[type], out), 'socketpair');
@@ -286,7 +280,7 @@ export function createSys(native: () => NativeSys, backend = 'kqueue'): PosixSys
       const value = integer('initial', initial, 0, 0xffffffff);
       const semaphore = options?.semaphore ?? false;
       if (typeof semaphore !== 'boolean') {
-        throw new InvalidArgumentError('options.semaphore', `must be a boolean, got ${describe(semaphore)}`);
+        throw new InvalidArgumentError('options.semaphore', `must be a boolean, got ${describeReceived(semaphore)}`);
       }
       const n = native();
       const rc = n.eventfd(value, semaphore);
@@ -335,7 +329,7 @@ export function createSys(native: () => NativeSys, backend = 'kqueue'): PosixSys
     },
     ptyPacketMode(masterFd, on) {
       validateFd(masterFd);
-      if (typeof on !== 'boolean') throw new InvalidArgumentError('on', `must be a boolean, got ${describe(on)}`);
+      if (typeof on !== 'boolean') throw new InvalidArgumentError('on', `must be a boolean, got ${describeReceived(on)}`);
       check(native().ptyPacketMode(masterFd, on), 'ioctl', { fd: masterFd });
     },
     tcpListen(host = '127.0.0.1', port = 0, backlog = 511) {

@@ -4,7 +4,7 @@
  * `instanceof` works across duplicate installs of `@fdloop/core` because each class checks a `Symbol.for` brand.
  */
 
-import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
 
 const BRAND = Symbol.for('fdloop.error.code');
 
@@ -111,6 +111,59 @@ export class InvalidArgumentError extends FdloopError {
   }
 }
 defineCode(InvalidArgumentError, ErrorCode.INVALID_ARGUMENT);
+
+const RECEIVED_MAX = 40;
+
+/**
+ * How a wrong argument reads after "got" in an {@link InvalidArgumentError}'s message: its type and value, as Node's
+ * `ERR_INVALID_ARG_TYPE` names them ("Received type string ('19')"), so a string `'19'` passed as a descriptor never
+ * reads as the valid number 19. Every package formats received values with it.
+ *
+ * - numbers as they are (`19`, `-1`, `NaN`, `Infinity`): unquoted digits always mean a number;
+ * - strings quoted after their type (`string '19'`, `string ''`), long ones shortened with `...`;
+ * - other primitives after their type (`boolean true`, `bigint 19n`, `symbol Symbol(x)`);
+ * - `null`, `undefined`, `function f` (or `an anonymous function`), `an instance of Foo` for objects
+ *   (`an object with a null prototype` when there is no constructor).
+ *
+ * @example
+ * ```ts
+ * import { InvalidArgumentError, describeReceived } from '@fdloop/core';
+ *
+ * function port(value: unknown): number {
+ *   if (typeof value !== 'number' || !Number.isInteger(value)) {
+ *     throw new InvalidArgumentError('port', `must be an integer, got ${describeReceived(value)}`);
+ *   }
+ *   return value;
+ * }
+ * port('80'); // InvalidArgumentError: port: must be an integer, got string '80'
+ * ```
+ */
+export function describeReceived(value: unknown): string {
+  switch (typeof value) {
+    case 'number':
+      return String(value);
+    case 'string': {
+      const text = inspect(value);
+      return `string ${text.length > RECEIVED_MAX ? `${text.slice(0, RECEIVED_MAX - 3)}...` : text}`;
+    }
+    case 'boolean':
+      return `boolean ${String(value)}`;
+    case 'bigint':
+      return `bigint ${String(value)}n`;
+    case 'symbol':
+      return `symbol ${String(value)}`;
+    case 'undefined':
+      return 'undefined';
+    case 'function':
+      return value.name === '' ? 'an anonymous function' : `function ${value.name}`;
+    default: {
+      if (value === null) return 'null';
+      const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor;
+      if (typeof ctor?.name === 'string' && ctor.name !== '') return `an instance of ${ctor.name}`;
+      return 'an object with a null prototype';
+    }
+  }
+}
 
 /** `ERR_FDLOOP_ALREADY_WATCHED`: one descriptor has at most one watcher per runtime. */
 export class AlreadyWatchedError extends FdloopError {

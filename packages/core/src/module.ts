@@ -7,10 +7,10 @@
  */
 
 import type { Backend, Capabilities, CapabilityName } from './contract/index.js';
-import { InvalidArgumentError, RuntimeClosedError, UnsupportedError } from './errors.js';
+import { InvalidArgumentError, describeReceived, RuntimeClosedError, UnsupportedError } from './errors.js';
 import { ThreadPool, taskKind, type RunTaskOptions, type TaskKind, type ThreadPoolOptions } from './pool/pool.js';
 import { traceFromEnv, type TraceOptions } from './trace.js';
-import type { Runtime } from './runtime.js';
+import { routeCallbackResult, type ErrorContext, type Runtime } from './runtime.js';
 
 /**
  * A module: a name and a `setup` function run once per runtime by {@link Runtime.use}.
@@ -40,8 +40,8 @@ export interface FdloopModule<API> {
  * ```
  */
 export function defineModule<API>(name: string, setup: (context: ModuleContext) => API): FdloopModule<API> {
-  if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('name', `must be a non-empty string, got ${String(name)}`);
-  if (typeof setup !== 'function') throw new InvalidArgumentError('setup', `must be a function, got ${typeof setup}`);
+  if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('name', `must be a non-empty string, got ${describeReceived(name)}`);
+  if (typeof setup !== 'function') throw new InvalidArgumentError('setup', `must be a function, got ${describeReceived(setup)}`);
   return Object.freeze({ name, setup });
 }
 
@@ -93,22 +93,41 @@ export interface ModuleContext {
  */
 export type Callback<T> = (error: Error | null, value?: T) => void;
 
+const MODULE_CONTEXT: ErrorContext = Object.freeze({ source: 'module' });
+
+/** The runtime each module API belongs to, so that {@link callbackApi} can report to its `onError`. */
+const apiRuntimes = new WeakMap<object, Runtime>();
+
 /**
  * Settle `callback` from `promise` (Node style), or return the promise when there is no callback. Module APIs
  * use it so every operation works with `await` and with a trailing callback. The callback runs outside the
- * promise chain, so an exception it throws is not turned into a rejection.
+ * promise chain, so an exception it throws is not turned into a rejection: it goes to `runtime`'s `onError`
+ * (context `'module'`), like an exception from any other callback, and without a runtime it is rethrown as an
+ * uncaught exception. An `async` callback whose promise rejects is treated exactly the same way.
  *
+ * @param runtime - whose `onError` receives the callback's errors. Defaults to none (rethrown).
  * @example
  * ```ts
- * readFile(path: string, callback?: Callback<Buffer>) { return withCallback(this.readFilePromise(path), callback); }
+ * readFile(path: string, callback?: Callback<Buffer>) { return withCallback(this.readFilePromise(path), callback, this.rt); }
  * ```
  */
-export function withCallback<T>(promise: Promise<T>, callback: Callback<T> | undefined): Promise<T> | undefined {
+export function withCallback<T>(promise: Promise<T>, callback: Callback<T> | undefined, runtime?: Runtime): Promise<T> | undefined {
   if (callback === undefined) return promise;
-  if (typeof callback !== 'function') throw new InvalidArgumentError('callback', `must be a function, got ${typeof callback}`);
+  if (typeof callback !== 'function') throw new InvalidArgumentError('callback', `must be a function, got ${describeReceived(callback)}`);
+  const call = (error: Error | null, value?: T): void => {
+    let result: unknown;
+    try {
+      result = error === null ? callback(null, value) : callback(error);
+    } catch (err) {
+      if (runtime === undefined) throw err;
+      runtime._report(err, MODULE_CONTEXT);
+      return;
+    }
+    routeCallbackResult(runtime, result, MODULE_CONTEXT);
+  };
   promise.then(
-    (value) => queueMicrotask(() => callback(null, value)),
-    (error: unknown) => queueMicrotask(() => callback(error instanceof Error ? error : new Error(String(error)))),
+    (value) => queueMicrotask(() => call(null, value)),
+    (error: unknown) => queueMicrotask(() => call(error instanceof Error ? error : new Error(String(error)))),
   );
   return undefined;
 }
@@ -116,7 +135,8 @@ export function withCallback<T>(promise: Promise<T>, callback: Callback<T> | und
 /**
  * Turn an API of promise-returning functions into the same API with a trailing Node-style callback (the
  * callback form of a module). Arguments before the callback are those of the promise form; pass `undefined`
- * for optional ones you skip.
+ * for optional ones you skip. For an API returned by {@link Runtime.use}, an exception thrown by a callback (or a
+ * rejection of the promise an `async` callback returns) goes to that runtime's `onError`, see {@link withCallback}.
  *
  * @example
  * ```ts
@@ -141,7 +161,7 @@ export function callbackApi<T extends object>(api: T): CallbackApi<T> {
       } catch (err) {
         promise = Promise.reject(err);
       }
-      withCallback(promise, last as Callback<unknown>);
+      withCallback(promise, last as Callback<unknown>, apiRuntimes.get(api));
     };
   }
   return out as CallbackApi<T>;
@@ -246,12 +266,13 @@ export function useModule<API>(rt: Runtime, module: FdloopModule<API>, options: 
       if (!rt.backend.capabilities[capability]) throw new UnsupportedError(rt.backend.name, capability);
     },
     onClose: (hook) => {
-      if (typeof hook !== 'function') throw new InvalidArgumentError('hook', `must be a function, got ${typeof hook}`);
+      if (typeof hook !== 'function') throw new InvalidArgumentError('hook', `must be a function, got ${describeReceived(hook)}`);
       s.closeHooks.push({ module: name, hook });
     },
   };
   const api = module.setup(context);
   s.apis.set(module as FdloopModule<unknown>, api);
+  if (typeof api === 'object' && api !== null) apiRuntimes.set(api, rt);
   if (rt._tracing) rt._trace(`module ${name} attached`);
   return api;
 }

@@ -26,14 +26,14 @@
  */
 
 import { Interest, type InterestFlags } from './contract/index.js';
-import { ErrnoError, InvalidArgumentError } from './errors.js';
-import type { ReadyEvent, Runtime, Timer, Watcher } from './runtime.js';
+import { ErrnoError, InvalidArgumentError, describeReceived } from './errors.js';
+import { routeCallbackResult, type ReadyEvent, type Runtime, type Timer, type Watcher } from './runtime.js';
 
 /**
  * What an {@link OwnedFd} needs from the library it drives. Every method is called on the runtime's thread, from
  * a watcher callback, a timer, or {@link OwnedFd.sync}; exceptions thrown by {@link OwnedFdLibrary.read},
- * {@link OwnedFdLibrary.write} and {@link OwnedFdLibrary.misc} go to the runtime's `onError` handler, and the
- * OwnedFd still re-reads the descriptor and the write interest afterwards.
+ * {@link OwnedFdLibrary.write} and {@link OwnedFdLibrary.misc} (and rejections of a promise they return) go to the
+ * runtime's `onError` handler, and the OwnedFd still re-reads the descriptor and the write interest afterwards.
  */
 export interface OwnedFdLibrary {
   /**
@@ -92,7 +92,7 @@ export class OwnedFd implements Disposable {
   /** Use {@link ownFd}. */
   constructor(rt: Runtime, library: OwnedFdLibrary, options: OwnedFdOptions = {}) {
     if (library === null || typeof library !== 'object') {
-      throw new InvalidArgumentError('library', `must be an object, got ${library === null ? 'null' : typeof library}`);
+      throw new InvalidArgumentError('library', `must be an object, got ${describeReceived(library)}`);
     }
     for (const name of ['fd', 'wantWrite', 'read', 'write'] as const) {
       if (typeof library[name] !== 'function') throw new InvalidArgumentError('library', `library.${name} must be a function`);
@@ -105,7 +105,7 @@ export class OwnedFd implements Disposable {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object');
     const interval = options.miscInterval ?? DEFAULT_MISC_INTERVAL;
     if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
-      throw new InvalidArgumentError('miscInterval', `must be a finite number > 0, got ${String(interval)}`);
+      throw new InvalidArgumentError('miscInterval', `must be a finite number > 0, got ${describeReceived(interval)}`);
     }
     this.rt = rt;
     this.lib = library;
@@ -149,7 +149,7 @@ export class OwnedFd implements Disposable {
     }
     const fd = this.lib.fd();
     if (typeof fd !== 'number' || !Number.isInteger(fd)) {
-      throw new InvalidArgumentError('library.fd()', `must return an integer, got ${String(fd)}`);
+      throw new InvalidArgumentError('library.fd()', `must return an integer, got ${describeReceived(fd)}`);
     }
     if (fd < 0) {
       this.detach();
@@ -257,13 +257,15 @@ export class OwnedFd implements Disposable {
     if (this.closed || w !== this.watcher) return;
     try {
       if (event.readable || event.hangup || event.error || event.readHangup) {
-        this.lib.read(event);
+        routeCallbackResult(this.rt, this.lib.read(event) as unknown, { source: 'watcher', fd: w.fd });
         // The read may have closed the socket, replaced it, or closed us (a callback destroyed the client).
         if (this.closed) return;
         this.sync();
         if (this.watcher !== w) return;
       }
-      if (event.writable && (w.interest & Interest.WRITABLE) !== 0) this.lib.write(event);
+      if (event.writable && (w.interest & Interest.WRITABLE) !== 0) {
+        routeCallbackResult(this.rt, this.lib.write(event) as unknown, { source: 'watcher', fd: w.fd });
+      }
     } finally {
       if (!this.closed) this.sync();
     }
@@ -272,7 +274,7 @@ export class OwnedFd implements Disposable {
   private readonly onMisc = (): void => {
     if (this.closed) return;
     try {
-      this.lib.misc?.();
+      routeCallbackResult(this.rt, this.lib.misc?.() as unknown, { source: 'timer' });
     } finally {
       if (!this.closed) this.sync();
     }

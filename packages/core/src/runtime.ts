@@ -21,6 +21,7 @@ import {
   CancelledError,
   ErrnoError,
   InvalidArgumentError,
+  describeReceived,
   RuntimeClosedError,
   TooManyWatchersError,
   UnsupportedError,
@@ -78,8 +79,11 @@ export interface RuntimeOptions {
    */
   readonly trace?: boolean | TraceOptions;
   /**
-   * Called when a callback (watcher, timer, immediate) throws, or the poller fails. The runtime keeps going:
-   * the other events of the batch are delivered, the watcher stays registered, an interval keeps its schedule.
+   * Called when a callback (watcher, timer, immediate, event source, `ownFd` library, module callback) throws, or
+   * the poller fails. A callback may be an `async` function: when the promise it returns rejects, the rejection is
+   * reported here exactly like a thrown exception (same context), never as an `unhandledRejection`. The runtime
+   * keeps going: the other events of the batch are delivered, the watcher stays registered, an interval keeps its
+   * schedule.
    * Defaults to rethrowing the error on the next tick, so it reaches `process.on('uncaughtException')` exactly as
    * an error thrown from a Node timer callback does (and ends the process if nothing handles it).
    */
@@ -267,7 +271,7 @@ class WatcherImpl implements Watcher {
   modify(interest: InterestFlags, callback?: WatchCallback): void {
     if (this.closed) throw new WatcherClosedError('modify', this.fd);
     if (callback !== undefined && typeof callback !== 'function') {
-      throw new InvalidArgumentError('callback', `must be a function, got ${typeof callback}`);
+      throw new InvalidArgumentError('callback', `must be a function, got ${describeReceived(callback)}`);
     }
     this.rt._modify(this, interest);
     if (callback !== undefined) this.callback = callback;
@@ -375,7 +379,7 @@ class TimerImpl implements Timer, QueueEntry {
  */
 export function validateInterest(interest: unknown): InterestFlags {
   if (typeof interest !== 'number' || !Number.isInteger(interest)) {
-    throw new InvalidArgumentError('interest', `must be a number made of Interest bits, got ${String(interest)}`);
+    throw new InvalidArgumentError('interest', `must be a number made of Interest bits, got ${describeReceived(interest)}`);
   }
   if ((interest & ~(INTEREST_CONDITIONS | INTEREST_MODES)) !== 0 || interest < 0) {
     throw new InvalidArgumentError('interest', `has unknown bits: ${interest}`);
@@ -395,7 +399,7 @@ export function validateInterest(interest: unknown): InterestFlags {
  */
 export function validateFd(fd: unknown): number {
   if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-    throw new InvalidArgumentError('fd', `must be a non-negative integer file descriptor, got ${String(fd)}`);
+    throw new InvalidArgumentError('fd', `must be a non-negative integer file descriptor, got ${describeReceived(fd)}`);
   }
   return fd;
 }
@@ -403,14 +407,14 @@ export function validateFd(fd: unknown): number {
 function validateDelay(delay: unknown): number {
   if (delay === undefined) return 0;
   if (typeof delay !== 'number' || Number.isNaN(delay) || delay < 0 || delay === Infinity) {
-    throw new InvalidArgumentError('delay', `must be a finite number of milliseconds >= 0, got ${String(delay)}`);
+    throw new InvalidArgumentError('delay', `must be a finite number of milliseconds >= 0, got ${describeReceived(delay)}`);
   }
   return delay;
 }
 
 function validateCallback(callback: unknown): void {
   if (typeof callback !== 'function') {
-    throw new InvalidArgumentError('callback', `must be a function, got ${typeof callback}`);
+    throw new InvalidArgumentError('callback', `must be a function, got ${describeReceived(callback)}`);
   }
 }
 
@@ -418,6 +422,30 @@ function defaultOnError(error: unknown): void {
   process.nextTick(() => {
     throw error;
   });
+}
+
+/**
+ * @internal The one place that decides what a user callback's return value means. A callback may be an `async`
+ * function: a returned promise (any thenable) that rejects is reported exactly like an exception the callback
+ * threw, to `rt`'s `onError` with the same `context` (or, without a runtime, rethrown on the next tick as
+ * `onError`'s default does), never left to become an `unhandledRejection`. Anything else is ignored. Every call
+ * site of a user callback (watchers, timers, immediates, sources, ownFd libraries, module callbacks) passes the
+ * callback's result here; `context` may be a function so that hot paths build it only when a promise rejects.
+ */
+export function routeCallbackResult(rt: Runtime | undefined, result: unknown, context: ErrorContext | (() => ErrorContext)): void {
+  if (result === undefined || result === null || typeof (result as PromiseLike<unknown>).then !== 'function') return;
+  (result as PromiseLike<unknown>).then(undefined, (error: unknown) => {
+    if (rt === undefined) defaultOnError(error);
+    else rt._report(error, typeof context === 'function' ? context() : context);
+  });
+}
+
+const TIMER_CONTEXT: ErrorContext = Object.freeze({ source: 'timer' });
+const IMMEDIATE_CONTEXT: ErrorContext = Object.freeze({ source: 'immediate' });
+const SOURCE_CONTEXT: ErrorContext = Object.freeze({ source: 'source' });
+
+function watcherContext(w: WatcherImpl): ErrorContext {
+  return w.source ? SOURCE_CONTEXT : { source: 'watcher', fd: w.fd };
 }
 
 function abortReason(signal: AbortSignal): unknown {
@@ -487,7 +515,7 @@ export class Runtime implements AsyncDisposable {
     this.options = options;
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65536) {
-      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to 65536, got ${String(batchSize)}`);
+      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to 65536, got ${describeReceived(batchSize)}`);
     }
     if (options.onError !== undefined) validateCallback(options.onError);
     this.onError = options.onError ?? defaultOnError;
@@ -719,7 +747,8 @@ export class Runtime implements AsyncDisposable {
    * @param fd - a pollable descriptor (pipe, socket, tty, eventfd, timerfd, inotify…). Regular files are not
    *   pollable under epoll and fail with `EPERM`.
    * @param interest - {@link Interest} bits; at least one of READABLE, WRITABLE, PRIORITY.
-   * @param callback - called with the event and the watcher; exceptions go to {@link RuntimeOptions.onError}.
+   * @param callback - called with the event and the watcher; exceptions (and rejections of the promise an `async`
+   *   callback returns) go to {@link RuntimeOptions.onError}.
    * @throws InvalidArgumentError, AlreadyWatchedError, UnsupportedError, RuntimeClosedError, or an
    *   {@link ErrnoError} from the backend (`EBADF`, `EPERM`…).
    *
@@ -1095,7 +1124,7 @@ export class Runtime implements AsyncDisposable {
     this.pending = 0;
     this.poller.close();
     this.runState?.resolve();
-    const modulesClosed = closeModules(this, (err) => this.report(err, { source: 'module' }));
+    const modulesClosed = closeModules(this, (err) => this._report(err, { source: 'module' }));
     return modulesClosed.then(() => (closeError === undefined ? undefined : Promise.reject(closeError)));
   }
 
@@ -1223,7 +1252,7 @@ export class Runtime implements AsyncDisposable {
   private dispatchEvents(count: number): void {
     if (count < 0) {
       if (this.tracer.enabled) this.tracer.marker('poller failure');
-      this.report(errnoError(count, `${this.backend.name} poller`, { message: `backend ${this.backend.name} poller failed` }), { source: 'poller' });
+      this._report(errnoError(count, `${this.backend.name} poller`, { message: `backend ${this.backend.name} poller failed` }), { source: 'poller' });
       return;
     }
     const tracing = this.tracer.enabled;
@@ -1248,9 +1277,10 @@ export class Runtime implements AsyncDisposable {
       const event = new ReadyEvent(w.fd, flags);
       if (tracing) this.tracer.line(`event ${event.toString()}`);
       try {
-        w.callback(event, w);
+        const result = w.callback(event, w) as unknown;
+        if (result !== undefined) routeCallbackResult(this, result, () => watcherContext(w));
       } catch (err) {
-        this.report(err, w.source ? { source: 'source' } : { source: 'watcher', fd: w.fd });
+        this._report(err, watcherContext(w));
       }
       if (this.isClosed) return;
     }
@@ -1260,11 +1290,12 @@ export class Runtime implements AsyncDisposable {
     try {
       this.poller.deregister(w.fd);
     } catch (err) {
-      this.report(err, { source: 'poller', fd: w.fd });
+      this._report(err, { source: 'poller', fd: w.fd });
     }
   }
 
-  private report(error: unknown, context: ErrorContext): void {
+  /** @internal Hand a callback's error to `onError` (a throwing handler's error is rethrown on the next tick). */
+  _report(error: unknown, context: ErrorContext): void {
     if (this.tracer.enabled) this.tracer.line(`error from ${context.source}${context.fd !== undefined ? ` fd ${context.fd}` : ''}: ${String(error)}`);
     try {
       this.onError(error, context);
@@ -1422,10 +1453,10 @@ export class Runtime implements AsyncDisposable {
     }
     if (this.tracer.enabled) this.tracer.line(`${t.kind === TimerKind.Interval ? 'interval' : 'timeout'} ${t.delay} ms fired`);
     try {
-      if (t.args.length === 0) t.callback();
-      else t.callback(...t.args);
+      const result = (t.args.length === 0 ? t.callback() : t.callback(...t.args)) as unknown;
+      if (result !== undefined) routeCallbackResult(this, result, TIMER_CONTEXT);
     } catch (err) {
-      this.report(err, { source: 'timer' });
+      this._report(err, TIMER_CONTEXT);
     }
   }
 
@@ -1460,10 +1491,10 @@ export class Runtime implements AsyncDisposable {
           this.scheduleFinishCheck();
         }
         try {
-          if (t.args.length === 0) t.callback();
-          else t.callback(...t.args);
+          const result = (t.args.length === 0 ? t.callback() : t.callback(...t.args)) as unknown;
+          if (result !== undefined) routeCallbackResult(this, result, IMMEDIATE_CONTEXT);
         } catch (err) {
-          this.report(err, { source: 'immediate' });
+          this._report(err, IMMEDIATE_CONTEXT);
         }
         if (this.isClosed) return;
       }
@@ -1507,7 +1538,7 @@ export class Runtime implements AsyncDisposable {
  */
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError('options', `must be an object, got ${String(options)}`);
+    throw new InvalidArgumentError('options', `must be an object, got ${describeReceived(options)}`);
   }
   return new Runtime(resolveBackend(options.backend), options);
 }

@@ -7,7 +7,10 @@ import {
   InvalidArgumentError,
   NoBackendError,
   UnsupportedError,
+  describeReceived,
   errnoError,
+  validateFd,
+  validateInterest,
 } from '../src/index.js';
 
 describe('ErrnoError', () => {
@@ -65,5 +68,41 @@ describe('library errors', () => {
     expect(foreign instanceof FdloopError).toBe(true);
     expect(foreign instanceof CancelledError).toBe(true);
     expect(foreign instanceof InvalidArgumentError).toBe(false);
+  });
+});
+
+describe('describeReceived: a wrong argument is named with its type, as Node does', () => {
+  it('formats every kind of value', () => {
+    class Port {}
+    const cases: [unknown, string][] = [
+      [19, '19'],
+      [-1, '-1'],
+      [Number.NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+      ['19', "string '19'"],
+      ['', "string ''"],
+      ["it's", 'string "it\'s"'],
+      ['x'.repeat(100), `string '${'x'.repeat(36)}...`],
+      [true, 'boolean true'],
+      [19n, 'bigint 19n'],
+      [Symbol('s'), 'symbol Symbol(s)'],
+      [undefined, 'undefined'],
+      [null, 'null'],
+      [function named() {}, 'function named'],
+      [() => {}, 'an anonymous function'],
+      [{}, 'an instance of Object'],
+      [[1], 'an instance of Array'],
+      [new Port(), 'an instance of Port'],
+      [Buffer.alloc(1), 'an instance of Buffer'],
+      [Object.create(null), 'an object with a null prototype'],
+    ];
+    for (const [value, text] of cases) expect(describeReceived(value), String(text)).toBe(text);
+  });
+
+  it("a string descriptor '19' reads as a string, not as the valid number 19 (issue 21)", () => {
+    expect(() => validateFd('19')).toThrow(new InvalidArgumentError('fd', "must be a non-negative integer file descriptor, got string '19'"));
+    expect(() => validateFd(-1)).toThrow('got -1');
+    expect(() => validateInterest('1')).toThrow("got string '1'");
+    expect(() => validateInterest(null)).toThrow('got null');
   });
 });

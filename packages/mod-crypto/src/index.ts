@@ -25,7 +25,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { getCiphers, getHashes, type BinaryLike, type ScryptOptions } from 'node:crypto';
-import { InvalidArgumentError, defineModule, type FdloopModule, type ModuleContext, type RunTaskOptions, type TaskKind } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived, defineModule, type FdloopModule, type ModuleContext, type RunTaskOptions, type TaskKind } from '@fdloop/core';
 import type { BatchItem, GcmInput, HashBatchInput, HashBatchOutput, HashInput, HkdfInput, Pbkdf2Input, ScryptInput, SessionInput } from './tasks.js';
 
 export type { BinaryLike, ScryptOptions } from 'node:crypto';
@@ -154,19 +154,19 @@ const HASHES = new Set(getHashes().map((h) => h.toLowerCase()));
 
 function checkAlgorithm(algorithm: unknown, argument = 'algorithm'): string {
   if (typeof algorithm !== 'string' || !HASHES.has(algorithm.toLowerCase())) {
-    throw new InvalidArgumentError(argument, `must be a hash algorithm known to node:crypto (sha256, sha512, …), got ${String(algorithm)}`);
+    throw new InvalidArgumentError(argument, `must be a hash algorithm known to node:crypto (sha256, sha512, …), got ${describeReceived(algorithm)}`);
   }
   return algorithm;
 }
 
 function checkBinary(value: unknown, argument: string): BinaryLike {
   if (typeof value === 'string' || ArrayBuffer.isView(value)) return value as BinaryLike;
-  throw new InvalidArgumentError(argument, `must be a string, Buffer, TypedArray or DataView, got ${value === null ? 'null' : typeof value}`);
+  throw new InvalidArgumentError(argument, `must be a string, Buffer, TypedArray or DataView, got ${describeReceived(value)}`);
 }
 
 function checkInt(value: unknown, argument: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(argument, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(argument, `must be an integer from ${min} to ${max}, got ${describeReceived(value)}`);
   }
   return value;
 }
@@ -489,7 +489,7 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
     encrypt: (input) =>
       attempt(() => {
         const key = ownBytes(checkBinary(input.key, 'key'));
-        if (key.byteLength !== 32) throw new InvalidArgumentError('key', `must be 32 bytes for AES-256-GCM, got ${key.byteLength}`);
+        if (key.byteLength !== 32) throw new InvalidArgumentError('key', `must be 32 bytes for AES-256-GCM, got ${key.byteLength} bytes`);
         const tagLength = checkInt(input.tagLength ?? 16, 'tagLength', 4, 16);
         const data = ownBytes(checkBinary(input.plaintext, 'plaintext'));
         return run(
@@ -507,7 +507,7 @@ function setup(ctx: ModuleContext, options: CryptoModuleOptions): CryptoApi {
     decrypt: (input) =>
       attempt(() => {
         const key = ownBytes(checkBinary(input.key, 'key'));
-        if (key.byteLength !== 32) throw new InvalidArgumentError('key', `must be 32 bytes for AES-256-GCM, got ${key.byteLength}`);
+        if (key.byteLength !== 32) throw new InvalidArgumentError('key', `must be 32 bytes for AES-256-GCM, got ${key.byteLength} bytes`);
         const tag = ownBytes(checkBinary(input.tag, 'tag'));
         const data = ownBytes(checkBinary(input.ciphertext, 'ciphertext'));
         return run(

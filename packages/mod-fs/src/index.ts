@@ -31,6 +31,7 @@ import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
   InvalidArgumentError,
+  describeReceived,
   PollableFdError,
   UnsupportedError,
   completionProvider,
@@ -283,7 +284,7 @@ function toPath(path: unknown, argument = 'path'): string {
     return path;
   }
   if (path instanceof URL) return fileURLToPath(path);
-  throw new InvalidArgumentError(argument, `must be a string or a file: URL, got ${path === null ? 'null' : typeof path}`);
+  throw new InvalidArgumentError(argument, `must be a string or a file: URL, got ${describeReceived(path)}`);
 }
 
 function toPathOrFd(path: unknown): string | number {
@@ -292,14 +293,14 @@ function toPathOrFd(path: unknown): string | number {
 
 function toFd(fd: unknown): number {
   if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-    throw new InvalidArgumentError('fd', `must be a non-negative integer file descriptor, got ${String(fd)}`);
+    throw new InvalidArgumentError('fd', `must be a non-negative integer file descriptor, got ${describeReceived(fd)}`);
   }
   return fd;
 }
 
 function toInt(value: unknown, argument: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(argument, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(argument, `must be an integer from ${min} to ${max}, got ${describeReceived(value)}`);
   }
   return value;
 }
@@ -312,7 +313,7 @@ function toPosition(value: unknown): number | null {
 function toBytes(data: unknown, encoding: Encoding | undefined): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data, encoding ?? 'utf8');
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new InvalidArgumentError('data', `must be a string, Buffer or TypedArray, got ${data === null ? 'null' : typeof data}`);
+  throw new InvalidArgumentError('data', `must be a string, Buffer or TypedArray, got ${describeReceived(data)}`);
 }
 
 function toBuffer(u8: Uint8Array): Buffer {
@@ -344,7 +345,7 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
 function setup(ctx: ModuleContext, options: FsModuleOptions): FsApi {
   const io = options.io ?? 'auto';
   if (io !== 'auto' && io !== 'pool' && io !== 'completion' && io !== 'uring') {
-    throw new InvalidArgumentError('io', `must be 'auto', 'pool', 'completion' or 'uring', got ${String(io)}`);
+    throw new InvalidArgumentError('io', `must be 'auto', 'pool', 'completion' or 'uring', got ${describeReceived(io)}`);
   }
   let ring: CompletionIo | undefined;
   if (io !== 'pool') {

@@ -10,6 +10,7 @@ import {
   ErrorCode,
   FdloopError,
   InvalidArgumentError,
+  describeReceived,
   SocketClosedError,
   TimeoutError,
   type Runtime,
@@ -381,7 +382,7 @@ export class HttpClient {
     this.runtime = runtime;
     const num = (name: string, v: number | undefined, d: number, min: number): number => {
       if (v === undefined) return d;
-      if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new InvalidArgumentError(name, `must be a number >= ${min}, got ${String(v)}`);
+      if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new InvalidArgumentError(name, `must be a number >= ${min}, got ${describeReceived(v)}`);
       return v;
     };
     this.maxSocketsPerOrigin = num('maxSocketsPerOrigin', options.maxSocketsPerOrigin, 16, 1);
@@ -555,7 +556,7 @@ export class HttpClient {
   }
 
   private head(method: string, url: URL, headers: HeadersInit | undefined, body: RequestOptions['body']): Buffer {
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) throw new InvalidArgumentError('method', `must be a token, got ${method}`);
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) throw new InvalidArgumentError('method', `must be a token, got ${describeReceived(method)}`);
     const list = flattenHeaders(headers);
     let s = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
     let hasUserAgent = false;

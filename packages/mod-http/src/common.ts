@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidArgumentError, currentTick, inTick } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived, currentTick, inTick } from '@fdloop/core';
 
 /** Reason phrases of the status codes a server commonly sends. */
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
@@ -77,7 +77,7 @@ const validNames = new Set<string>();
 export function validateHeaderName(name: unknown): string {
   if (validNames.has(name as string)) return name as string;
   if (typeof name !== 'string' || !TOKEN_RE.test(name)) {
-    throw new InvalidArgumentError('name', `must be an HTTP token, got ${JSON.stringify(name)}`);
+    throw new InvalidArgumentError('name', `must be an HTTP token, got ${describeReceived(name)}`);
   }
   if (validNames.size < 1024) validNames.add(name);
   return name;
@@ -91,7 +91,7 @@ export function validateHeaderValue(name: string, value: unknown): string {
   if (validValues.has(value as string)) return value as string;
   const v = typeof value === 'number' ? String(value) : value;
   if (typeof v !== 'string' || !VALUE_RE.test(v)) {
-    throw new InvalidArgumentError(name, `header value must be visible ASCII without CR or LF, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(name, `header value must be visible ASCII without CR or LF, got ${describeReceived(value)}`);
   }
   if (v.length <= 64 && validValues.size < 1024) validValues.add(v);
   return v;

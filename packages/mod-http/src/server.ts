@@ -4,7 +4,7 @@
  * @module
  */
 
-import { HttpParseError, InvalidArgumentError, SocketClosedError, type Runtime, type SocketAddressInfo } from '@fdloop/core';
+import { HttpParseError, InvalidArgumentError, describeReceived, SocketClosedError, type Runtime, type SocketAddressInfo } from '@fdloop/core';
 import { useNet, type ListenOptions, type Server, type Socket } from '@fdloop/mod-net';
 import { Body, type BodySource } from './body.js';
 import {
@@ -80,7 +80,7 @@ const LINGER_MS = 2_000;
 function limitOption(name: string, value: unknown, dflt: number, min: number): number {
   if (value === undefined) return dflt;
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || (value !== Infinity && !Number.isInteger(value))) {
-    throw new InvalidArgumentError(name, `must be an integer >= ${min} (or Infinity), got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer >= ${min} (or Infinity), got ${describeReceived(value)}`);
   }
   return value;
 }
@@ -232,7 +232,7 @@ export class ServerResponse {
 
   /** Set the status code. Returns the response. */
   status(code: number): this {
-    if (!Number.isInteger(code) || code < 100 || code > 999) throw new InvalidArgumentError('status', `must be an integer from 100 to 999, got ${String(code)}`);
+    if (!Number.isInteger(code) || code < 100 || code > 999) throw new InvalidArgumentError('status', `must be an integer from 100 to 999, got ${describeReceived(code)}`);
     this.statusCode = code;
     return this;
   }

@@ -5,7 +5,7 @@
  */
 
 import { isIP } from 'node:net';
-import { InvalidArgumentError, UnsupportedError, errnoError, type NetSyscalls, type Runtime } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived, UnsupportedError, errnoError, type NetSyscalls, type Runtime } from '@fdloop/core';
 
 /** The net syscalls of a runtime's backend, or an `UnsupportedError` naming the backend. */
 export function netOf(rt: Runtime): NetSyscalls {
@@ -30,7 +30,7 @@ export function checkAt(rc: number, syscall: string, fd: number, address: string
 
 export function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${describeReceived(value)}`);
   }
   return value;
 }
@@ -41,7 +41,7 @@ export function optionalInteger(name: string, value: unknown, min: number, max: 
 
 export function optionalBoolean(name: string, value: unknown, dflt: boolean): boolean {
   if (value === undefined) return dflt;
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(name, `must be a boolean, got ${typeof value}`);
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(name, `must be a boolean, got ${describeReceived(value)}`);
   return value;
 }
 
@@ -49,7 +49,7 @@ export function optionalBoolean(name: string, value: unknown, dflt: boolean): bo
 export function optionalTimeout(name: string, value: unknown): number {
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(name, `must be a finite number of milliseconds >= 0, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be a finite number of milliseconds >= 0, got ${describeReceived(value)}`);
   }
   return value;
 }
@@ -68,7 +68,7 @@ export interface Endpoint {
 export function endpoint(net: NetSyscalls, host: unknown, port: unknown, path: unknown, dfltHost: string, minPort: number): Endpoint {
   if (path !== undefined) {
     if (typeof path !== 'string' || path === '' || path.includes('\0')) {
-      throw new InvalidArgumentError('path', `must be a non-empty path without NUL bytes, got ${String(path)}`);
+      throw new InvalidArgumentError('path', `must be a non-empty path without NUL bytes, got ${describeReceived(path)}`);
     }
     if (Buffer.byteLength(path) > 103) throw new InvalidArgumentError('path', `is too long for a unix socket (at most 103 bytes): ${path}`);
     return { family: net.constants.AF_UNIX, address: path, port: 0 };
@@ -77,7 +77,7 @@ export function endpoint(net: NetSyscalls, host: unknown, port: unknown, path: u
   if (h === 'localhost') h = '127.0.0.1';
   const kind = typeof h === 'string' ? isIP(h) : 0;
   if (kind === 0 || (h as string).includes('%')) {
-    throw new InvalidArgumentError('host', `must be an IPv4 or IPv6 address literal (or 'localhost'), got ${String(h)}`);
+    throw new InvalidArgumentError('host', `must be an IPv4 or IPv6 address literal (or 'localhost'), got ${describeReceived(h)}`);
   }
   const p = integer('port', port ?? 0, minPort, 65535);
   return { family: kind === 4 ? net.constants.AF_INET : net.constants.AF_INET6, address: h as string, port: p };

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Interest, InvalidArgumentError, SocketClosedError, errnoError, type NetSyscalls, type Runtime, type SocketAddressInfo, type Watcher } from '@fdloop/core';
+import { Interest, InvalidArgumentError, describeReceived, SocketClosedError, errnoError, type NetSyscalls, type Runtime, type SocketAddressInfo, type Watcher } from '@fdloop/core';
 import { check, checkAt, endpoint, integer, optionalBoolean, stateOf, type NetState } from './common.js';
 
 /** Called with each datagram received: a copy of its bytes and the sender's address. */
@@ -157,7 +157,7 @@ export class DatagramSocket {
 export function openDatagram(runtime: Runtime, net: NetSyscalls, options: DatagramOptions, listener: MessageListener | undefined): DatagramSocket {
   const c = net.constants;
   const type = options.type ?? (options.path !== undefined ? 'unix' : 'udp4');
-  if (type !== 'udp4' && type !== 'udp6' && type !== 'unix') throw new InvalidArgumentError('type', `must be 'udp4', 'udp6' or 'unix', got ${String(type)}`);
+  if (type !== 'udp4' && type !== 'udp6' && type !== 'unix') throw new InvalidArgumentError('type', `must be 'udp4', 'udp6' or 'unix', got ${describeReceived(type)}`);
   const family = type === 'unix' ? c.AF_UNIX : type === 'udp6' ? c.AF_INET6 : c.AF_INET;
   const fd = check(net.socket(family, c.SOCK_DGRAM), 'socket');
   try {

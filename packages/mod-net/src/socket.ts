@@ -7,6 +7,7 @@
 import {
   Interest,
   InvalidArgumentError,
+  describeReceived,
   SocketClosedError,
   TimeoutError,
   errnoError,
@@ -212,7 +213,7 @@ export class Socket implements AsyncIterable<Buffer> {
    */
   setTimeout(timeout: number, onTimeout?: () => void): this {
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
-      throw new InvalidArgumentError('timeout', `must be a finite number of milliseconds >= 0, got ${String(timeout)}`);
+      throw new InvalidArgumentError('timeout', `must be a finite number of milliseconds >= 0, got ${describeReceived(timeout)}`);
     }
     if (onTimeout !== undefined) this.handlers = { ...this.handlers, timeout: onTimeout };
     this.idleTimeout = timeout;

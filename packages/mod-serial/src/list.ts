@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InvalidArgumentError, type Runtime, type Timer } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived, type Runtime, type Timer } from '@fdloop/core';
 
 /** One serial port found by {@link list}. USB fields are present only for USB devices that report them. */
 export interface PortInfo {
@@ -249,7 +249,7 @@ export class PortWatcher extends EventEmitter {
     }
     const interval = options.interval ?? 1000;
     if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) {
-      throw new InvalidArgumentError('options.interval', `must be a positive integer (milliseconds), got ${String(interval)}`);
+      throw new InvalidArgumentError('options.interval', `must be a positive integer (milliseconds), got ${describeReceived(interval)}`);
     }
     const paths = options.paths ?? [];
     if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string' || p === '')) {

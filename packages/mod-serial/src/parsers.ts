@@ -18,7 +18,7 @@
 
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback, type TransformOptions } from 'node:stream';
-import { InvalidArgumentError } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived } from '@fdloop/core';
 
 /** Bytes given as a string (UTF-8), a Buffer/Uint8Array, or an array of byte values. */
 export type BytesLike = string | Uint8Array | readonly number[];
@@ -47,7 +47,7 @@ function toBytes(name: string, value: unknown): Buffer {
 function positiveInt(name: string, value: unknown, dflt?: number): number {
   if (value === undefined && dflt !== undefined) return dflt;
   if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity) || value < 1) {
-    throw new InvalidArgumentError(name, `must be a positive integer, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be a positive integer, got ${describeReceived(value)}`);
   }
   return value;
 }

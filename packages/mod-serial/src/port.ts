@@ -13,6 +13,7 @@ import {
   ErrnoError,
   Interest,
   InvalidArgumentError,
+  describeReceived,
   errnoError,
   type ReadyEvent,
   type Runtime,
@@ -126,7 +127,7 @@ export type WriteCallback = (error: Error | null | undefined) => void;
 function integerOption(name: string, value: unknown, dflt: number, min: number, max: number): number {
   if (value === undefined) return dflt;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${describeReceived(value)}`);
   }
   return value;
 }
@@ -135,7 +136,7 @@ function reconnectPolicy(value: unknown): { interval: number; maxAttempts: numbe
   if (value === undefined || value === false) return undefined;
   if (value === true) return { interval: 500, maxAttempts: Infinity };
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidArgumentError('options.reconnect', `must be a boolean or { interval, maxAttempts }, got ${String(value)}`);
+    throw new InvalidArgumentError('options.reconnect', `must be a boolean or { interval, maxAttempts }, got ${describeReceived(value)}`);
   }
   const v = value as ReconnectOptions;
   const interval = integerOption('options.reconnect.interval', v.interval, 500, 1, 2 ** 31 - 1);
@@ -222,7 +223,7 @@ export class SerialPort extends Duplex {
   /** Use {@link open}. */
   constructor(path: string, options: SerialPortOptions) {
     if (typeof path !== 'string' || path === '') {
-      throw new InvalidArgumentError('path', `must be a non-empty string, got ${path === '' ? "''" : typeof path}`);
+      throw new InvalidArgumentError('path', `must be a non-empty string, got ${describeReceived(path)}`);
     }
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('options', 'must be an object with at least { runtime }');
@@ -585,7 +586,7 @@ export class SerialPort extends Duplex {
   flush(queue: FlushQueue = 'both'): void {
     const c = this.native.constants;
     const codes: Record<FlushQueue, number> = { input: c.TCIFLUSH, output: c.TCOFLUSH, both: c.TCIOFLUSH };
-    if (!Object.hasOwn(codes, queue)) throw new InvalidArgumentError('queue', `must be 'input', 'output' or 'both', got ${String(queue)}`);
+    if (!Object.hasOwn(codes, queue)) throw new InvalidArgumentError('queue', `must be 'input', 'output' or 'both', got ${describeReceived(queue)}`);
     this.check(this.native.flush(this.requireOpen('flush'), codes[queue]), 'tcflush', 'TCFLSH');
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from '@fdloop/core';
+import { InvalidArgumentError, describeReceived } from '@fdloop/core';
 import { PARITY_CODES, SETTINGS_FIELDS } from './native.js';
 
 /** Parity: none, odd, even, or the stick parities mark (always 1) and space (always 0). */
@@ -49,16 +49,9 @@ export const DEFAULT_SETTINGS: LineSettings = Object.freeze({
   hupcl: true,
 });
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
-  return String(value);
-}
-
 function bool(name: string, value: unknown, dflt: boolean): boolean {
   if (value === undefined) return dflt;
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(name, `must be a boolean, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(name, `must be a boolean, got ${describeReceived(value)}`);
   return value;
 }
 
@@ -71,20 +64,20 @@ export function resolveSettings(base: LineSettings, patch: Partial<LineSettings>
   const p = patch as Record<string, unknown>;
   const baudRate = p.baudRate ?? base.baudRate;
   if (typeof baudRate !== 'number' || !Number.isInteger(baudRate) || baudRate < 1 || baudRate > 0x7fffffff) {
-    throw new InvalidArgumentError(`${prefix}baudRate`, `must be a positive integer (bits per second), got ${describe(baudRate)}`);
+    throw new InvalidArgumentError(`${prefix}baudRate`, `must be a positive integer (bits per second), got ${describeReceived(baudRate)}`);
   }
   const dataBits = p.dataBits ?? base.dataBits;
   if (dataBits !== 5 && dataBits !== 6 && dataBits !== 7 && dataBits !== 8) {
-    throw new InvalidArgumentError(`${prefix}dataBits`, `must be 5, 6, 7 or 8, got ${describe(dataBits)}`);
+    throw new InvalidArgumentError(`${prefix}dataBits`, `must be 5, 6, 7 or 8, got ${describeReceived(dataBits)}`);
   }
   const stopBits = p.stopBits ?? base.stopBits;
   if (stopBits !== 1 && stopBits !== 2) {
     const hint = stopBits === 1.5 ? ' (1.5 stop bits cannot be set through Linux termios)' : '';
-    throw new InvalidArgumentError(`${prefix}stopBits`, `must be 1 or 2, got ${describe(stopBits)}${hint}`);
+    throw new InvalidArgumentError(`${prefix}stopBits`, `must be 1 or 2, got ${describeReceived(stopBits)}${hint}`);
   }
   const parity = p.parity ?? base.parity;
   if (typeof parity !== 'string' || !(PARITY_CODES as readonly string[]).includes(parity)) {
-    throw new InvalidArgumentError(`${prefix}parity`, `must be one of ${PARITY_CODES.map((c) => `'${c}'`).join(', ')}, got ${describe(parity)}`);
+    throw new InvalidArgumentError(`${prefix}parity`, `must be one of ${PARITY_CODES.map((c) => `'${c}'`).join(', ')}, got ${describeReceived(parity)}`);
   }
   return {
     baudRate,

@@ -11,6 +11,7 @@ import { Worker, type Transferable } from 'node:worker_threads';
 import {
   CancelledError,
   InvalidArgumentError,
+  describeReceived,
   PoolQueueFullError,
   PoolTaskLoadError,
   PoolWorkerExitedError,
@@ -138,7 +139,7 @@ function workerScript(): URL {
 
 function normalizeUrl(url: string | URL): string {
   if (url instanceof URL) return url.href;
-  if (typeof url !== 'string' || url === '') throw new InvalidArgumentError('url', `must be a module URL or absolute path, got ${String(url)}`);
+  if (typeof url !== 'string' || url === '') throw new InvalidArgumentError('url', `must be a module URL or absolute path, got ${describeReceived(url)}`);
   if (url.startsWith('/')) return pathToFileURL(url).href;
   try {
     return new URL(url).href;
@@ -161,7 +162,7 @@ function normalizeUrl(url: string | URL): string {
 export function taskKind<I = unknown, O = unknown>(url: string | URL, exportName: string): TaskKind<I, O> {
   const href = normalizeUrl(url);
   if (typeof exportName !== 'string' || exportName === '') {
-    throw new InvalidArgumentError('exportName', `must be a non-empty string, got ${String(exportName)}`);
+    throw new InvalidArgumentError('exportName', `must be a non-empty string, got ${describeReceived(exportName)}`);
   }
   const key = `${exportName}\0${href}`;
   let kind = kindsByKey.get(key);
@@ -243,11 +244,11 @@ export class ThreadPool implements AsyncDisposable {
 
   constructor(options: ThreadPoolOptions = {}) {
     const size = options.size ?? availableParallelism();
-    if (!Number.isInteger(size) || size < 1 || size > 1024) throw new InvalidArgumentError('size', `must be an integer from 1 to 1024, got ${String(size)}`);
+    if (!Number.isInteger(size) || size < 1 || size > 1024) throw new InvalidArgumentError('size', `must be an integer from 1 to 1024, got ${describeReceived(size)}`);
     const maxQueue = options.maxQueue ?? 1024;
-    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new InvalidArgumentError('maxQueue', `must be an integer >= 0, got ${String(maxQueue)}`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new InvalidArgumentError('maxQueue', `must be an integer >= 0, got ${describeReceived(maxQueue)}`);
     const onFull = options.onFull ?? 'wait';
-    if (onFull !== 'wait' && onFull !== 'reject') throw new InvalidArgumentError('onFull', `must be 'wait' or 'reject', got ${String(onFull)}`);
+    if (onFull !== 'wait' && onFull !== 'reject') throw new InvalidArgumentError('onFull', `must be 'wait' or 'reject', got ${describeReceived(onFull)}`);
     this.size = size;
     this.maxQueue = maxQueue;
     this.onFull = onFull;
@@ -296,7 +297,7 @@ export class ThreadPool implements AsyncDisposable {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const affinity = options.affinity;
     if (affinity !== undefined && (!Number.isInteger(affinity) || affinity < 0)) {
-      return Promise.reject(new InvalidArgumentError('affinity', `must be an integer >= 0, got ${String(affinity)}`));
+      return Promise.reject(new InvalidArgumentError('affinity', `must be an integer >= 0, got ${describeReceived(affinity)}`));
     }
     if (this.queuedCount >= this.maxQueue && !this.hasIdleWorkerFor(affinity)) {
       if (this.onFull === 'reject') return Promise.reject(new PoolQueueFullError(this.maxQueue));
@@ -574,6 +575,6 @@ export class ThreadPool implements AsyncDisposable {
  * ```
  */
 export function createThreadPool(options: ThreadPoolOptions = {}): ThreadPool {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', `must be an object, got ${String(options)}`);
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', `must be an object, got ${describeReceived(options)}`);
   return new ThreadPool(options);
 }

@@ -6,8 +6,8 @@
  */
 
 import type { LoopSource, SourceHandle, SourceHandles, SourceKind, SourceOptions, SourceSpecs, SourceWaitOptions } from '../contract/sources.js';
-import { CancelledError, InvalidArgumentError } from '../errors.js';
-import type { ReadyEvent, Runtime, Watcher } from '../runtime.js';
+import { CancelledError, InvalidArgumentError, describeReceived } from '../errors.js';
+import { routeCallbackResult, type ErrorContext, type ReadyEvent, type Runtime, type Watcher } from '../runtime.js';
 
 /** What the runtime offers the sources layer (implemented by `Runtime._addSource`). */
 export interface SourceHost {
@@ -20,6 +20,8 @@ export interface SourceHost {
 
 const DEFAULT_HIGH_WATER_MARK = 1024;
 
+const SOURCE_CONTEXT: ErrorContext = Object.freeze({ source: 'source' });
+
 interface Puller<T> {
   resolve(result: IteratorResult<T>): void;
   reject(error: unknown): void;
@@ -31,11 +33,11 @@ interface Puller<T> {
 export function validateSourceOptions(options: unknown): SourceOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError('options', `must be an object, got ${String(options)}`);
+    throw new InvalidArgumentError('options', `must be an object, got ${describeReceived(options)}`);
   }
   const o = options as SourceOptions;
   if (o.highWaterMark !== undefined && (!Number.isInteger(o.highWaterMark) || o.highWaterMark < 1)) {
-    throw new InvalidArgumentError('highWaterMark', `must be a positive integer, got ${String(o.highWaterMark)}`);
+    throw new InvalidArgumentError('highWaterMark', `must be a positive integer, got ${describeReceived(o.highWaterMark)}`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('signal', 'must be an AbortSignal');
@@ -53,7 +55,7 @@ export function splitArgs<O extends object, C extends (...args: never[]) => void
     return { options: undefined, callback: optionsOrCallback as C };
   }
   if (callback !== undefined && typeof callback !== 'function') {
-    throw new InvalidArgumentError('callback', `must be a function, got ${typeof callback}`);
+    throw new InvalidArgumentError('callback', `must be a function, got ${describeReceived(callback)}`);
   }
   return { options: optionsOrCallback as O | undefined, callback };
 }
@@ -68,6 +70,7 @@ function abortReason(signal: AbortSignal): unknown {
 export abstract class SourceBase<K extends SourceKind, R, T> implements LoopSource<T> {
   readonly kind: K;
   protected readonly handle: SourceHandles[K];
+  private readonly rt: Runtime;
   private readonly watcher: Watcher;
   private readonly callback: ((event: T, source: never) => void) | undefined;
   private readonly highWaterMark: number;
@@ -87,11 +90,12 @@ export abstract class SourceBase<K extends SourceKind, R, T> implements LoopSour
     callback: ((event: T, source: never) => void) | undefined,
   ) {
     if (callback !== undefined && typeof callback !== 'function') {
-      throw new InvalidArgumentError('callback', `must be a function, got ${typeof callback}`);
+      throw new InvalidArgumentError('callback', `must be a function, got ${describeReceived(callback)}`);
     }
     const signal = options.signal;
     if (signal?.aborted) throw abortReason(signal);
     this.kind = spec.kind as K;
+    this.rt = rt;
     this.callback = callback;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.userRef = options.ref ?? true;
@@ -162,7 +166,10 @@ export abstract class SourceBase<K extends SourceKind, R, T> implements LoopSour
         (this.handle as SourceHandle<R>).pause();
       }
     }
-    if (this.callback !== undefined) this.callback(ev, this as never);
+    if (this.callback !== undefined) {
+      const result = this.callback(ev, this as never) as unknown;
+      if (result !== undefined) routeCallbackResult(this.rt, result, SOURCE_CONTEXT);
+    }
   }
 
   private take(): T | undefined {

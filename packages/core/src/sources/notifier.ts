@@ -6,7 +6,7 @@
  */
 
 import type { Backend, NotifierEvent, NotifierOptions, NotifierRecord, NotifierRemote, Notifier } from '../contract/index.js';
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InvalidArgumentError, describeReceived, UnsupportedError } from '../errors.js';
 import { loadBackend } from '../detect.js';
 import type { Runtime } from '../runtime.js';
 import { SourceBase, validateSourceOptions } from './base.js';
@@ -16,7 +16,7 @@ export type NotifierCallback = (event: NotifierEvent, notifier: Notifier) => voi
 
 function validateCount(count: unknown): number {
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
-    throw new InvalidArgumentError('count', `must be a positive safe integer, got ${String(count)}`);
+    throw new InvalidArgumentError('count', `must be a positive safe integer, got ${describeReceived(count)}`);
   }
   return count;
 }
@@ -28,7 +28,7 @@ export class NotifierImpl extends SourceBase<'notifier', NotifierRecord, Notifie
   constructor(rt: Runtime, options: NotifierOptions | undefined, callback: NotifierCallback | undefined) {
     const opts = validateSourceOptions(options) as NotifierOptions;
     const semaphore = opts.semaphore ?? false;
-    if (typeof semaphore !== 'boolean') throw new InvalidArgumentError('semaphore', `must be a boolean, got ${String(semaphore)}`);
+    if (typeof semaphore !== 'boolean') throw new InvalidArgumentError('semaphore', `must be a boolean, got ${describeReceived(semaphore)}`);
     super(rt, { kind: 'notifier', semaphore }, opts, callback as ((ev: NotifierEvent, s: never) => void) | undefined);
     this.semaphore = semaphore;
   }

@@ -8,7 +8,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PathEvent, PathRecord, PathWatchOptions, PathWatcher } from '../contract/sources.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, describeReceived } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { SourceBase, validateSourceOptions } from './base.js';
 
@@ -27,13 +27,13 @@ export class PathWatcherImpl extends SourceBase<'pathWatch', PathRecord, PathEve
 
   constructor(rt: Runtime, path: string, options: PathWatchOptions | undefined, callback: PathWatchCallback | undefined) {
     if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
-      throw new InvalidArgumentError('path', `must be a non-empty string without NUL bytes, got ${JSON.stringify(path)}`);
+      throw new InvalidArgumentError('path', `must be a non-empty string without NUL bytes, got ${describeReceived(path)}`);
     }
     const opts = validateSourceOptions(options) as PathWatchOptions;
     const recursive = opts.recursive ?? false;
     const followSymlinks = opts.followSymlinks ?? true;
-    if (typeof recursive !== 'boolean') throw new InvalidArgumentError('recursive', `must be a boolean, got ${String(recursive)}`);
-    if (typeof followSymlinks !== 'boolean') throw new InvalidArgumentError('followSymlinks', `must be a boolean, got ${String(followSymlinks)}`);
+    if (typeof recursive !== 'boolean') throw new InvalidArgumentError('recursive', `must be a boolean, got ${describeReceived(recursive)}`);
+    if (typeof followSymlinks !== 'boolean') throw new InvalidArgumentError('followSymlinks', `must be a boolean, got ${describeReceived(followSymlinks)}`);
     super(rt, { kind: 'pathWatch' }, opts, callback as ((ev: PathEvent, s: never) => void) | undefined);
     this.path = path;
     this.recursive = recursive;

@@ -5,7 +5,7 @@
  */
 
 import type { ProcessExitEvent, ProcessExitRecord, ProcessExitSource, SourceOptions } from '../contract/sources.js';
-import { CancelledError, InvalidArgumentError } from '../errors.js';
+import { CancelledError, InvalidArgumentError, describeReceived } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { SourceBase, validateSourceOptions } from './base.js';
 import { signalName } from './signal.js';
@@ -23,7 +23,7 @@ export class ProcessExitImpl extends SourceBase<'processExit', ProcessExitRecord
 
   constructor(rt: Runtime, pid: number, options: SourceOptions | undefined, callback: ProcessExitCallback | undefined) {
     if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1 || pid > 0x7fffffff) {
-      throw new InvalidArgumentError('pid', `must be a positive integer process id, got ${String(pid)}`);
+      throw new InvalidArgumentError('pid', `must be a positive integer process id, got ${describeReceived(pid)}`);
     }
     const opts = validateSourceOptions(options);
     super(rt, { kind: 'processExit', pid }, opts, callback as ((ev: ProcessExitEvent, s: never) => void) | undefined);

@@ -13,7 +13,7 @@ import type {
   TimerExpiration,
   TimerRecord,
 } from '../contract/sources.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, describeReceived } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { SourceBase, validateSourceOptions } from './base.js';
 
@@ -28,7 +28,7 @@ function checkMs(name: string, value: unknown, allowZero: boolean): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new InvalidArgumentError(
       name,
-      `must be a finite number of milliseconds ${allowZero ? '>= 0' : '> 0'}, got ${String(value)}`,
+      `must be a finite number of milliseconds ${allowZero ? '>= 0' : '> 0'}, got ${describeReceived(value)}`,
     );
   }
   return value;
@@ -37,7 +37,7 @@ function checkMs(name: string, value: unknown, allowZero: boolean): number {
 /** @internal Validate a setting and turn it into the backend's {@link TimerArming}; `undefined` = stay disarmed. */
 export function toArming(setting: KernelTimerSetting, clock: TimerClock): TimerArming | undefined {
   if (setting === null || typeof setting !== 'object') {
-    throw new InvalidArgumentError('setting', `must be an object with delay, at or interval, got ${String(setting)}`);
+    throw new InvalidArgumentError('setting', `must be an object with delay, at or interval, got ${describeReceived(setting)}`);
   }
   const { delay, at, interval } = setting;
   if (delay !== undefined && at !== undefined) throw new InvalidArgumentError('at', 'give either delay or at, not both');
@@ -70,7 +70,7 @@ export class KernelTimerImpl extends SourceBase<'timer', TimerRecord, TimerExpir
     const opts = validateSourceOptions(options) as KernelTimerOptions;
     const clock = opts.clock ?? 'monotonic';
     if (!CLOCKS.includes(clock)) {
-      throw new InvalidArgumentError('clock', `must be one of ${CLOCKS.join(', ')}, got ${String(clock)}`);
+      throw new InvalidArgumentError('clock', `must be one of ${CLOCKS.join(', ')}, got ${describeReceived(clock)}`);
     }
     // Validate before anything is created, so bad input leaves nothing behind.
     const arming = toArming(opts, clock);
