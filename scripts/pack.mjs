@@ -8,7 +8,6 @@
 //      "pack:prebuild" script on the staged copy if it has one (backend-epoll: a stripped Release binary in
 //      prebuilds/<platform>-<arch>/), and runs `npm pack` there. Staging keeps prebuilds out of the workspace,
 //      where they would shadow the development build in build/Release (src/native.ts tries prebuilds/ first);
-//      a "pack:stage" script likewise runs on the staged copy (backend-kqueue copies in the shared POSIX sources);
 //   4. checks the tarball's contents (no tests, fixtures, tsconfig/tsbuildinfo, build/ intermediates, .work,
 //      node_modules; a .node file only as prebuilds/<platform>-<arch>/*.node) and prints sizes;
 //   5. runs publint (--strict: warnings fail too) and are-the-types-wrong on the tarball. ESM-only packages are
@@ -164,12 +163,6 @@ for (const pkg of packages) {
     }
     mkdirSync(dirname(join(stage, path)), { recursive: true });
     copyFileSync(join(pkg.dir, path), join(stage, path));
-  }
-  if (pkg.manifest.scripts?.['pack:stage']) {
-    // Sources the package compiles from elsewhere in the repository (backend-kqueue: native/posix of backend-epoll)
-    // are copied into the staged copy, so the tarball builds on its own.
-    console.log(`  running ${pkg.name}'s pack:stage on the staged copy`);
-    npm(['run', 'pack:stage', '--silent', '-w', pkg.rel, '--', stage]);
   }
   if (pkg.manifest.scripts?.['pack:prebuild']) {
     const tp = performance.now();

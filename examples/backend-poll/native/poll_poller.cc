@@ -1,36 +1,30 @@
 #include "poll_poller.h"
 
 #include <cerrno>
-#include <climits>
-#include <cmath>
 #include <new>
 #include <string>
 #include <utility>
+
+#include "fdloop/args.h"
+#include "fdloop/contract.h"
 
 namespace fdloop::pollbackend {
 
 namespace {
 
-// Tokens are JS safe integers; anything above 2^53 - 1 could not be written back exactly as a double.
-constexpr double kMaxToken = 9007199254740991.0;
 // READABLE | WRITABLE | PRIORITY. The mode bits (EDGE, ONESHOT) are refused: poll(2) has neither.
-constexpr double kConditionBits = 7;
+constexpr int64_t kConditionBits = kInterestConditions;
 
-// Reads argument `index` as an integer in [min, max]. The TypeScript layer validates first and throws the
-// library's typed errors; this only keeps a direct call from reaching a system call with a truncated value.
-bool IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, double min, double max,
-                double* out) {
-  Napi::Env env = info.Env();
-  double number = 0;
-  if (napi_get_value_double(env, info[index], &number) != napi_ok) {
-    Napi::TypeError::New(env, std::string(name) + " must be a number").ThrowAsJavaScriptException();
+// Reads the (fd, token, interest) arguments of add() and mod().
+bool RegistrationArgs(const Napi::CallbackInfo& info, int* fd, double* token, int* interest) {
+  int64_t token_value = 0;
+  int64_t interest_value = 0;
+  if (!FdArg(info, 0, fd) || !IntegerArg(info, 1, "token", 0, kMaxToken, &token_value) ||
+      !IntegerArg(info, 2, "interest", 0, kConditionBits, &interest_value)) {
     return false;
   }
-  if (!(number >= min && number <= max) || std::trunc(number) != number) {
-    Napi::RangeError::New(env, std::string(name) + " is out of range").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = number;
+  *token = static_cast<double>(token_value);
+  *interest = static_cast<int>(interest_value);
   return true;
 }
 
@@ -72,7 +66,7 @@ Napi::Function PollPoller::Define(Napi::Env env) {
 PollPoller::PollPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PollPoller>(info) {
   Napi::Env env = info.Env();
   env_ = env;
-  double batch_size = 0;
+  int64_t batch_size = 0;
   if (!IntegerArg(info, 0, "batchSize", 1, kMaxBatchSize, &batch_size)) return;
   if (!info[1].IsFunction()) {
     Napi::TypeError::New(env, "onEvents must be a function").ThrowAsJavaScriptException();
@@ -274,34 +268,28 @@ void PollPoller::OnAsync(uv_async_t* async) {
 }
 
 Napi::Value PollPoller::Add(const Napi::CallbackInfo& info) {
-  double fd = 0;
+  int fd = 0;
   double token = 0;
-  double interest = 0;
-  if (!IntegerArg(info, 0, "fd", 0, INT_MAX, &fd) || !IntegerArg(info, 1, "token", 0, kMaxToken, &token) ||
-      !IntegerArg(info, 2, "interest", 0, kConditionBits, &interest)) {
-    return Napi::Value();
-  }
+  int interest = 0;
+  if (!RegistrationArgs(info, &fd, &token, &interest)) return Napi::Value();
   if (!thread_) return Napi::Number::New(info.Env(), -EBADF);
-  return Napi::Number::New(info.Env(), thread_->Add(static_cast<int>(fd), token, static_cast<int>(interest)));
+  return Napi::Number::New(info.Env(), thread_->Add(fd, token, interest));
 }
 
 Napi::Value PollPoller::Mod(const Napi::CallbackInfo& info) {
-  double fd = 0;
+  int fd = 0;
   double token = 0;
-  double interest = 0;
-  if (!IntegerArg(info, 0, "fd", 0, INT_MAX, &fd) || !IntegerArg(info, 1, "token", 0, kMaxToken, &token) ||
-      !IntegerArg(info, 2, "interest", 0, kConditionBits, &interest)) {
-    return Napi::Value();
-  }
+  int interest = 0;
+  if (!RegistrationArgs(info, &fd, &token, &interest)) return Napi::Value();
   if (!thread_) return Napi::Number::New(info.Env(), -EBADF);
-  return Napi::Number::New(info.Env(), thread_->Modify(static_cast<int>(fd), token, static_cast<int>(interest)));
+  return Napi::Number::New(info.Env(), thread_->Modify(fd, token, interest));
 }
 
 Napi::Value PollPoller::Del(const Napi::CallbackInfo& info) {
-  double fd = 0;
-  if (!IntegerArg(info, 0, "fd", 0, INT_MAX, &fd)) return Napi::Value();
+  int fd = 0;
+  if (!FdArg(info, 0, &fd)) return Napi::Value();
   if (!thread_) return Napi::Number::New(info.Env(), -EBADF);
-  return Napi::Number::New(info.Env(), thread_->Remove(static_cast<int>(fd)));
+  return Napi::Number::New(info.Env(), thread_->Remove(fd));
 }
 
 Napi::Value PollPoller::Ref(const Napi::CallbackInfo& info) {

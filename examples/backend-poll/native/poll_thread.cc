@@ -9,23 +9,14 @@
 #include <climits>
 #include <cstring>
 
+#include "fdloop/contract.h"
+
 namespace fdloop::pollbackend {
 
 namespace {
 
-// Interest bits, as in @fdloop/core's contract. Mode bits (EDGE, ONESHOT) never reach this file: the TypeScript
-// layer refuses them, because poll(2) has neither (the runtime emulates ONESHOT).
-constexpr int kInterestReadable = 1;
-constexpr int kInterestWritable = 2;
-constexpr int kInterestPriority = 4;
-
-// Ready bits, as in @fdloop/core's contract.
-constexpr uint32_t kReadyReadable = 1;
-constexpr uint32_t kReadyWritable = 2;
-constexpr uint32_t kReadyPriority = 4;
-constexpr uint32_t kReadyReadHangup = 8;
-constexpr uint32_t kReadyHangup = 16;
-constexpr uint32_t kReadyError = 32;
+// The Interest and Ready numbers are fdloop/contract.h's. Mode bits (EDGE, ONESHOT) never reach this file: the
+// TypeScript layer refuses them, because poll(2) has neither (the runtime emulates ONESHOT).
 
 // The poll thread needs little stack: its buffers are on the heap.
 constexpr size_t kStackSize = 256 * 1024;

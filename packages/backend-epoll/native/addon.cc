@@ -4,8 +4,8 @@
 #include <napi.h>
 
 #include "epoll/epoll_poller.h"
-#include "posix/sock.h"
-#include "posix/sys.h"
+#include "fdloop/posix/sock.h"
+#include "fdloop/posix/sys.h"
 #include "sources/linux_sources.h"
 #include "uring/uring.h"
 

@@ -5,8 +5,8 @@
 #include <napi.h>
 
 #include "kqueue/kqueue_poller.h"
-#include "posix/sock.h"
-#include "posix/sys.h"
+#include "fdloop/posix/sock.h"
+#include "fdloop/posix/sys.h"
 
 namespace {
 

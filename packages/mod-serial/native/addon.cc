@@ -17,15 +17,23 @@
 
 #include <cerrno>
 #include <climits>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <unordered_set>
 
+#include "fdloop/args.h"
+#include "fdloop/posix/syscall.h"
 #include "serial.h"
 
 namespace {
 
+using fdloop::ByteRange;
+using fdloop::ByteRangeArgs;
+using fdloop::FdArg;
+using fdloop::Int32OutArg;
+using fdloop::IntegerArg;
+using fdloop::posix::CloseFd;
+using fdloop::posix::Syscall;
 using fdloop::serial::kSettingsCount;
 
 struct EnvData {
@@ -41,74 +49,7 @@ void FinalizeEnv(Napi::Env /*env*/, EnvData* data) {
 
 EnvData* Data(Napi::Env env) { return env.GetInstanceData<EnvData>(); }
 
-template <typename Call>
-auto Syscall(Call&& call) -> decltype(call()) {
-  for (;;) {
-    auto rc = call();
-    if (rc >= 0) return rc;
-    const int err = errno;
-    if (err != EINTR) return static_cast<decltype(rc)>(-err);
-  }
-}
-
 Napi::Value Result(Napi::Env env, int64_t rc) { return Napi::Number::New(env, static_cast<double>(rc)); }
-
-bool IntArg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max, int64_t* out) {
-  Napi::Env env = info.Env();
-  double number = 0;
-  if (napi_get_value_double(env, info[index], &number) != napi_ok) {
-    Napi::TypeError::New(env, std::string(name) + " must be a number").ThrowAsJavaScriptException();
-    return false;
-  }
-  if (!(number >= static_cast<double>(min) && number <= static_cast<double>(max)) || std::trunc(number) != number) {
-    Napi::RangeError::New(env, std::string(name) + " is out of range").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = static_cast<int64_t>(number);
-  return true;
-}
-
-bool FdArg(const Napi::CallbackInfo& info, size_t index, int* fd) {
-  int64_t value = 0;
-  if (!IntArg(info, index, "fd", 0, INT_MAX, &value)) return false;
-  *fd = static_cast<int>(value);
-  return true;
-}
-
-// A Uint8Array argument plus offset and length arguments, bounds-checked.
-bool BytesArgs(const Napi::CallbackInfo& info, size_t index, uint8_t** data, size_t* length) {
-  Napi::Env env = info.Env();
-  napi_typedarray_type type = napi_int8_array;
-  size_t size = 0;
-  void* base = nullptr;
-  if (napi_get_typedarray_info(env, info[index], &type, &size, &base, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array) {
-    Napi::TypeError::New(env, "buffer must be a Uint8Array").ThrowAsJavaScriptException();
-    return false;
-  }
-  int64_t offset = 0;
-  int64_t count = 0;
-  if (!IntArg(info, index + 1, "offset", 0, static_cast<int64_t>(size), &offset)) return false;
-  if (!IntArg(info, index + 2, "length", 0, static_cast<int64_t>(size) - offset, &count)) return false;
-  *data = static_cast<uint8_t*>(base) + offset;
-  *length = static_cast<size_t>(count);
-  return true;
-}
-
-bool Int32ArrayArg(const Napi::CallbackInfo& info, size_t index, size_t minLength, int32_t** out) {
-  Napi::Env env = info.Env();
-  napi_typedarray_type type = napi_int8_array;
-  size_t size = 0;
-  void* base = nullptr;
-  if (napi_get_typedarray_info(env, info[index], &type, &size, &base, nullptr, nullptr) != napi_ok ||
-      type != napi_int32_array || size < minLength) {
-    Napi::TypeError::New(env, "expected an Int32Array of " + std::to_string(minLength) + " elements")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = static_cast<int32_t*>(base);
-  return true;
-}
 
 // Which step of open() failed, reported in out[0] so the error names the right system call.
 enum OpenStep : int32_t { kStepOpen = 0, kStepTermios = 1, kStepExclusive = 2, kStepLock = 3 };
@@ -125,7 +66,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   int32_t* step = nullptr;
-  if (!Int32ArrayArg(info, 2, 1, &step)) return env.Undefined();
+  if (!Int32OutArg(info, 2, 1, &step)) return env.Undefined();
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   const bool exclusive = info[1].As<Napi::Boolean>().Value();
 
@@ -160,27 +101,23 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = 0;
   if (!FdArg(info, 0, &fd)) return env.Undefined();
   Data(env)->fds.erase(fd);
-  if (close(fd) == 0) return Result(env, 0);
-  const int err = errno;
-  return Result(env, err == EINTR ? 0 : -err);
+  return Result(env, CloseFd(fd));
 }
 
 Napi::Value Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
-  uint8_t* data = nullptr;
-  size_t length = 0;
-  if (!FdArg(info, 0, &fd) || !BytesArgs(info, 1, &data, &length)) return env.Undefined();
-  return Result(env, Syscall([&] { return read(fd, data, length); }));
+  ByteRange range{};
+  if (!FdArg(info, 0, &fd) || !ByteRangeArgs(info, 1, &range)) return env.Undefined();
+  return Result(env, Syscall([&] { return read(fd, range.data, range.length); }));
 }
 
 Napi::Value Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
-  uint8_t* data = nullptr;
-  size_t length = 0;
-  if (!FdArg(info, 0, &fd) || !BytesArgs(info, 1, &data, &length)) return env.Undefined();
-  return Result(env, Syscall([&] { return write(fd, data, length); }));
+  ByteRange range{};
+  if (!FdArg(info, 0, &fd) || !ByteRangeArgs(info, 1, &range)) return env.Undefined();
+  return Result(env, Syscall([&] { return write(fd, range.data, range.length); }));
 }
 
 // getSettings(fd, out: Int32Array) -> 0 | -errno.
@@ -188,7 +125,7 @@ Napi::Value GetSettings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
   int32_t* out = nullptr;
-  if (!FdArg(info, 0, &fd) || !Int32ArrayArg(info, 1, kSettingsCount, &out)) return env.Undefined();
+  if (!FdArg(info, 0, &fd) || !Int32OutArg(info, 1, kSettingsCount, &out)) return env.Undefined();
   return Result(env, fdloop::serial::GetSettings(fd, out));
 }
 
@@ -198,8 +135,8 @@ Napi::Value ApplySettings(const Napi::CallbackInfo& info) {
   int fd = 0;
   int32_t* in = nullptr;
   int32_t* out = nullptr;
-  if (!FdArg(info, 0, &fd) || !Int32ArrayArg(info, 1, kSettingsCount, &in) ||
-      !Int32ArrayArg(info, 2, kSettingsCount, &out)) {
+  if (!FdArg(info, 0, &fd) || !Int32OutArg(info, 1, kSettingsCount, &in) ||
+      !Int32OutArg(info, 2, kSettingsCount, &out)) {
     return env.Undefined();
   }
   if (in[fdloop::serial::kBaudRate] <= 0) {
@@ -241,8 +178,8 @@ Napi::Value ModemSet(const Napi::CallbackInfo& info) {
   int fd = 0;
   int64_t set = 0;
   int64_t clear = 0;
-  if (!FdArg(info, 0, &fd) || !IntArg(info, 1, "set", 0, INT_MAX, &set) ||
-      !IntArg(info, 2, "clear", 0, INT_MAX, &clear)) {
+  if (!FdArg(info, 0, &fd) || !IntegerArg(info, 1, "set", 0, INT_MAX, &set) ||
+      !IntegerArg(info, 2, "clear", 0, INT_MAX, &clear)) {
     return env.Undefined();
   }
   int bits = static_cast<int>(set);
@@ -277,7 +214,7 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
   int64_t queue = 0;
-  if (!FdArg(info, 0, &fd) || !IntArg(info, 1, "queue", 0, 2, &queue)) return env.Undefined();
+  if (!FdArg(info, 0, &fd) || !IntegerArg(info, 1, "queue", 0, 2, &queue)) return env.Undefined();
   return Result(env, Syscall([&] { return tcflush(fd, static_cast<int>(queue)); }));
 }
 
@@ -296,7 +233,7 @@ Napi::Value Rs485Get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
   int32_t* out = nullptr;
-  if (!FdArg(info, 0, &fd) || !Int32ArrayArg(info, 1, 3, &out)) return env.Undefined();
+  if (!FdArg(info, 0, &fd) || !Int32OutArg(info, 1, 3, &out)) return env.Undefined();
   serial_rs485 rs{};
   const int rc = Syscall([&] { return ioctl(fd, TIOCGRS485, &rs); });
   if (rc < 0) return Result(env, rc);
@@ -311,7 +248,7 @@ Napi::Value Rs485Set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
   int32_t* in = nullptr;
-  if (!FdArg(info, 0, &fd) || !Int32ArrayArg(info, 1, 3, &in)) return env.Undefined();
+  if (!FdArg(info, 0, &fd) || !Int32OutArg(info, 1, 3, &in)) return env.Undefined();
   serial_rs485 rs{};
   rs.flags = static_cast<uint32_t>(in[0]);
   rs.delay_rts_before_send = static_cast<uint32_t>(in[1]);

@@ -24,6 +24,10 @@ interface Hello {
   hello(): string;
 }
 
+interface Shared {
+  checked(n: unknown): number;
+}
+
 const ADDON = 'hello_addon.node';
 const NAME = '@fdloop/native-build-test';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -32,9 +36,9 @@ const fixture = join(here, 'fixtures', 'hello');
 const scratchRoot = join(here, '..', '.test-tmp');
 let scratch: string;
 
-function copyFixture(name: string): string {
+function copyFixture(name: string, from = fixture): string {
   const dir = join(scratch, name);
-  cpSync(fixture, dir, { recursive: true });
+  cpSync(from, dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `${NAME}-${name}`, private: true }));
   return dir;
 }
@@ -180,5 +184,25 @@ describe('building, installing, prebuilding (real cmake-js builds)', () => {
     copyFileSync(join(pkg, 'build', 'Release', ADDON), join(stage, 'build', 'Release', ADDON));
     expect(installAddon({ packageRoot: stage, name: NAME, addon: ADDON, exit: false })).toBe('existing');
     expect(loadAddon<Hello>({ name: NAME, addon: ADDON, root: stage }).hello()).toBe('hi from cmake');
+  });
+});
+
+describe('the shared C++ (fdloop_addon COMPONENTS, real cmake-js builds)', () => {
+  const build = (root: string, components: string): string =>
+    buildAddon({ packageRoot: root, name: NAME, addon: 'shared_addon.node', why: 'test', defines: { SHARED_COMPONENTS: components }, exit: false });
+
+  it('compiles the args component in: its checks throw TypeError and RangeError', () => {
+    const root = copyFixture('shared', join(here, 'fixtures', 'shared'));
+    build(root, 'args');
+    const shared = loadAddon<Shared>({ name: NAME, addon: 'shared_addon.node', root });
+    expect(shared.checked(31)).toBe(31);
+    expect(() => shared.checked(32)).toThrow(new RangeError('n must be an integer from 0 to 31'));
+    expect(() => shared.checked(1.5)).toThrow(RangeError);
+    expect(() => shared.checked('1')).toThrow(new TypeError('n must be a number'));
+  });
+
+  it('refuses an unknown component', () => {
+    const root = copyFixture('shared-unknown', join(here, 'fixtures', 'shared'));
+    expect(() => build(root, 'args;nope')).toThrow(/cmake-js exited with code/);
   });
 });

@@ -4,31 +4,13 @@
 #include <cstdint>
 #include <new>
 
-#include "posix/args.h"
-#include "posix/syscall.h"
+#include "fdloop/args.h"
+#include "fdloop/contract.h"
+#include "fdloop/posix/syscall.h"
 
 namespace fdloop::epoll {
 
 namespace {
-
-// Interest bits, as in @fdloop/core's contract.
-constexpr int64_t kInterestReadable = 1;
-constexpr int64_t kInterestWritable = 2;
-constexpr int64_t kInterestPriority = 4;
-constexpr int64_t kInterestEdge = 8;
-constexpr int64_t kInterestOneshot = 16;
-constexpr int64_t kInterestAll = 31;
-
-// Ready bits, as in @fdloop/core's contract.
-constexpr uint32_t kReadyReadable = 1;
-constexpr uint32_t kReadyWritable = 2;
-constexpr uint32_t kReadyPriority = 4;
-constexpr uint32_t kReadyReadHangup = 8;
-constexpr uint32_t kReadyHangup = 16;
-constexpr uint32_t kReadyError = 32;
-
-// Tokens are JS safe integers; anything above 2^53 - 1 could not be written back exactly as a double.
-constexpr int64_t kMaxToken = (int64_t{1} << 53) - 1;
 
 uint32_t ToEpollEvents(int64_t interest) {
   uint32_t events = 0;
@@ -102,13 +84,13 @@ Napi::Value EpollPoller::Del(const Napi::CallbackInfo& info) { return Ctl(info, 
 Napi::Value EpollPoller::Ctl(const Napi::CallbackInfo& info, int op) {
   Napi::Env env = info.Env();
   int fd = -1;
-  if (!posix::FdArg(info, 0, &fd)) return Napi::Value();
+  if (!FdArg(info, 0, &fd)) return Napi::Value();
   epoll_event event{};
   if (op != EPOLL_CTL_DEL) {
     int64_t token = 0;
     int64_t interest = 0;
-    if (!posix::IntegerArg(info, 1, "token", 0, kMaxToken, &token)) return Napi::Value();
-    if (!posix::IntegerArg(info, 2, "interest", 0, kInterestAll, &interest)) return Napi::Value();
+    if (!IntegerArg(info, 1, "token", 0, kMaxToken, &token)) return Napi::Value();
+    if (!IntegerArg(info, 2, "interest", 0, kInterestAll, &interest)) return Napi::Value();
     event.events = ToEpollEvents(interest);
     event.data.u64 = static_cast<uint64_t>(token);
   }

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "posix/poller_wrap.h"
+#include "fdloop/posix/poller_wrap.h"
 
 namespace fdloop::epoll {
 

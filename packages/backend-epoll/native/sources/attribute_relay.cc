@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "posix/args.h"
-#include "posix/syscall.h"
+#include "fdloop/args.h"
+#include "fdloop/posix/syscall.h"
 
 namespace fdloop::sources {
 
@@ -69,7 +69,7 @@ class AttributeRelay : public Napi::ObjectWrap<AttributeRelay> {
   explicit AttributeRelay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AttributeRelay>(info) {
     Napi::Env env = info.Env();
     int attr = -1;
-    if (!posix::FdArg(info, 0, &attr)) return;
+    if (!FdArg(info, 0, &attr)) return;
     state_ = new RelayState();
     state_->attr_fd = attr;
     state_->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

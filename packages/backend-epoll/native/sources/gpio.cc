@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "posix/args.h"
-#include "posix/syscall.h"
+#include "fdloop/args.h"
+#include "fdloop/posix/syscall.h"
 
 namespace fdloop::sources {
 
@@ -81,7 +81,7 @@ Napi::Value Ioctl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = -1;
   int64_t which = 0;
-  if (!posix::FdArg(info, 0, &fd) || !posix::IntegerArg(info, 1, "which", 0, 5, &which)) return env.Undefined();
+  if (!FdArg(info, 0, &fd) || !IntegerArg(info, 1, "which", 0, 5, &which)) return env.Undefined();
   if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     Napi::TypeError::New(env, "buffer must be a Uint8Array").ThrowAsJavaScriptException();
     return env.Undefined();

@@ -20,8 +20,8 @@
 #include <cstring>
 #include <string>
 
-#include "posix/args.h"
-#include "posix/syscall.h"
+#include "fdloop/args.h"
+#include "fdloop/posix/syscall.h"
 #include "sources/attribute_relay.h"
 #include "sources/gpio.h"
 #include "sources/signal_mask.h"
@@ -30,12 +30,7 @@ namespace fdloop::sources {
 
 namespace {
 
-using posix::ByteRange;
-using posix::ByteRangeArgs;
 using posix::CloseFd;
-using posix::FdArg;
-using posix::Int32OutArg;
-using posix::IntegerArg;
 using posix::Syscall;
 
 Napi::Value Result(Napi::Env env, int64_t rc) { return Napi::Number::New(env, static_cast<double>(rc)); }

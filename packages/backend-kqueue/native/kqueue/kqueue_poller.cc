@@ -11,33 +11,17 @@
 
 #include <string>
 
+#include "fdloop/args.h"
+#include "fdloop/contract.h"
+#include "fdloop/posix/syscall.h"
 #include "kqueue/signal_disposition.h"
-#include "posix/args.h"
-#include "posix/syscall.h"
 
 namespace fdloop::kqueue {
 
 namespace {
 
-// Interest bits, as in @fdloop/core's contract. The three conditions double as "which filter" bits below.
-constexpr int64_t kInterestReadable = 1;
-constexpr int64_t kInterestWritable = 2;
-constexpr int64_t kInterestPriority = 4;
-constexpr int64_t kInterestEdge = 8;
-constexpr int64_t kInterestOneshot = 16;
-constexpr int64_t kInterestAll = 31;
-constexpr int64_t kInterestConditions = kInterestReadable | kInterestWritable | kInterestPriority;
-
-// Ready bits, as in @fdloop/core's contract.
-constexpr uint32_t kReadyReadable = 1;
-constexpr uint32_t kReadyWritable = 2;
-constexpr uint32_t kReadyPriority = 4;
-constexpr uint32_t kReadyReadHangup = 8;
-constexpr uint32_t kReadyHangup = 16;
-constexpr uint32_t kReadyError = 32;
-
-// Tokens are JS safe integers; anything above 2^53 - 1 could not be written back exactly as a double.
-constexpr int64_t kMaxToken = (int64_t{1} << 53) - 1;
+// The Interest, Ready and token numbers are fdloop/contract.h's; the three conditions double as "which filter"
+// bits below.
 
 // Up to three filters per descriptor; a transition deletes and adds each at most once.
 constexpr int kMaxChanges = 6;
@@ -239,11 +223,11 @@ int KqueuePoller::Transition(int fd, int64_t from, uint64_t from_token, int64_t 
 }
 
 bool KqueuePoller::ParseCtlArgs(const Napi::CallbackInfo& info, int* fd, uint64_t* token, int64_t* interest) {
-  if (!posix::FdArg(info, 0, fd)) return false;
+  if (!FdArg(info, 0, fd)) return false;
   int64_t value = 0;
-  if (!posix::IntegerArg(info, 1, "token", 0, kMaxToken, &value)) return false;
+  if (!IntegerArg(info, 1, "token", 0, kMaxToken, &value)) return false;
   *token = static_cast<uint64_t>(value);
-  return posix::IntegerArg(info, 2, "interest", 0, kInterestAll, interest);
+  return IntegerArg(info, 2, "interest", 0, kInterestAll, interest);
 }
 
 Napi::Value KqueuePoller::Add(const Napi::CallbackInfo& info) {
@@ -290,7 +274,7 @@ Napi::Value KqueuePoller::Mod(const Napi::CallbackInfo& info) {
 Napi::Value KqueuePoller::Del(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = -1;
-  if (!posix::FdArg(info, 0, &fd)) return Napi::Value();
+  if (!FdArg(info, 0, &fd)) return Napi::Value();
   if (kernel_fd() < 0) return Napi::Number::New(env, -EBADF);
   auto found = registrations_.find(fd);
   if (found == registrations_.end()) return Napi::Number::New(env, NotRegistered(fd));
@@ -435,13 +419,13 @@ int KqueuePoller::RingDoorbell() {
 
 bool KqueuePoller::SourceArgs(const Napi::CallbackInfo& info, int16_t* filter, uintptr_t* ident) {
   int64_t value = 0;
-  if (!posix::IntegerArg(info, 0, "filter", INT16_MIN, -1, &value)) return false;
+  if (!IntegerArg(info, 0, "filter", INT16_MIN, -1, &value)) return false;
   *filter = static_cast<int16_t>(value);
   if (IsDescriptorFilter(*filter)) {
     Napi::RangeError::New(info.Env(), "filter must be a source filter").ThrowAsJavaScriptException();
     return false;
   }
-  if (!posix::IntegerArg(info, 1, "ident", 0, (int64_t{1} << 48) - 1, &value)) return false;
+  if (!IntegerArg(info, 1, "ident", 0, (int64_t{1} << 48) - 1, &value)) return false;
   *ident = static_cast<uintptr_t>(value);
   if (*filter == EVFILT_USER && *ident == 0) {
     Napi::RangeError::New(info.Env(), "EVFILT_USER ident 0 is the poller's own").ThrowAsJavaScriptException();
@@ -462,13 +446,13 @@ Napi::Value KqueuePoller::SrcAdd(const Napi::CallbackInfo& info) {
   int64_t data = 0;
   int64_t token = 0;
   int64_t rearm = 0;
-  if (!SourceArgs(info, &filter, &ident) || !posix::IntegerArg(info, 2, "flags", 0, 0xffff, &flags) ||
-      !posix::IntegerArg(info, 3, "fflags", 0, UINT32_MAX, &fflags) ||
-      !posix::IntegerArg(info, 4, "data", 0, kMaxToken, &data) ||
-      !posix::IntegerArg(info, 5, "token", 0, kMaxToken, &token)) {
+  if (!SourceArgs(info, &filter, &ident) || !IntegerArg(info, 2, "flags", 0, 0xffff, &flags) ||
+      !IntegerArg(info, 3, "fflags", 0, UINT32_MAX, &fflags) ||
+      !IntegerArg(info, 4, "data", 0, kMaxToken, &data) ||
+      !IntegerArg(info, 5, "token", 0, kMaxToken, &token)) {
     return Napi::Value();
   }
-  if (!info[6].IsUndefined() && !posix::IntegerArg(info, 6, "rearmInterval", 0, kMaxToken, &rearm)) {
+  if (!info[6].IsUndefined() && !IntegerArg(info, 6, "rearmInterval", 0, kMaxToken, &rearm)) {
     return Napi::Value();
   }
   if (kernel_fd() < 0) return Napi::Number::New(env, -EBADF);
@@ -580,7 +564,7 @@ Napi::Value KqueuePoller::KernelFd(const Napi::CallbackInfo& info) {
 Napi::Value KqueuePoller::UserTrigger(const Napi::CallbackInfo& info) {
   int kq = -1;
   int64_t ident = 0;
-  if (!posix::FdArg(info, 0, &kq) || !posix::IntegerArg(info, 1, "ident", 1, (int64_t{1} << 48) - 1, &ident)) {
+  if (!FdArg(info, 0, &kq) || !IntegerArg(info, 1, "ident", 1, (int64_t{1} << 48) - 1, &ident)) {
     return Napi::Value();
   }
   struct kevent change;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "kqueue/kevent.h"
-#include "posix/poller_wrap.h"
+#include "fdloop/posix/poller_wrap.h"
 
 namespace fdloop::kqueue {
 

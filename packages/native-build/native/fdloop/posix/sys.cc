@@ -1,4 +1,4 @@
-#include "posix/sys.h"
+#include "fdloop/posix/sys.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,9 +20,9 @@
 #include <sys/eventfd.h>
 #endif
 
-#include "posix/args.h"
-#include "posix/portable.h"
-#include "posix/syscall.h"
+#include "fdloop/args.h"
+#include "fdloop/posix/portable.h"
+#include "fdloop/posix/syscall.h"
 
 namespace fdloop::posix {
 

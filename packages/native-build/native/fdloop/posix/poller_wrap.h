@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "posix/poller_base.h"
+#include "fdloop/posix/poller_base.h"
 
 namespace fdloop::posix {
 

@@ -1,8 +1,8 @@
 // Small POSIX helpers (descriptors, pipes, sockets, ptys) for users, tests, demos and benchmarks, shared by the
 // POSIX backends (epoll; kqueue on macOS and FreeBSD). Each returns a non-negative result or -errno; the TypeScript
-// layer (src/sys.ts) validates arguments and throws ErrnoErrors. Linux-only calls (pipe2, accept4, SOCK_NONBLOCK,
-// TIOCGPTPEER) are used where they exist and replaced by POSIX calls plus fcntl() elsewhere; eventfd exists on
-// Linux only and returns -ENOSYS on other systems. The `features` object says which paths a build uses.
+// layer validates arguments and throws ErrnoErrors. Linux-only calls (pipe2, accept4, SOCK_NONBLOCK, TIOCGPTPEER)
+// are used where they exist and replaced by POSIX calls plus fcntl() elsewhere; eventfd exists on Linux only and
+// returns -ENOSYS on other systems. The `features` object says which paths a build uses.
 // FDLOOP_FORCE_PORTABLE (test-only) selects every fallback on Linux too.
 #pragma once
 

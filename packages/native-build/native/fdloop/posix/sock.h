@@ -1,4 +1,4 @@
-// Socket system calls shared by every POSIX backend (epoll today, kqueue next): socket, bind, listen, accept,
+// Socket system calls shared by every POSIX backend (epoll, kqueue): socket, bind, listen, accept,
 // connect, shutdown, socket options, addresses, writev and datagrams. Portable POSIX only; the few Linux
 // conveniences (accept4, SOCK_NONBLOCK, MSG_NOSIGNAL) are used where the headers define them and replaced by
 // fcntl / SO_NOSIGPIPE elsewhere. Like sys.h, every function returns a non-negative result or -errno and the

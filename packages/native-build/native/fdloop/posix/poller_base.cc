@@ -1,11 +1,11 @@
-#include "posix/poller_base.h"
+#include "fdloop/posix/poller_base.h"
 
 #include <cerrno>
 #include <new>
 #include <string>
 
-#include "posix/args.h"
-#include "posix/syscall.h"
+#include "fdloop/args.h"
+#include "fdloop/posix/syscall.h"
 
 namespace fdloop::posix {
 

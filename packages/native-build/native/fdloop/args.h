@@ -1,6 +1,7 @@
-// Argument checks for native entry points. The TypeScript layer validates arguments first and throws the
-// library's typed errors; these checks exist so that a direct call with bad arguments throws a TypeError or
-// RangeError instead of reaching a system call with a truncated or out-of-range value.
+// Argument checks for native entry points, shared by every fdloop addon (the backends, mod-serial, the examples).
+// The TypeScript layer validates arguments first and throws the library's typed errors; these checks exist so that
+// a direct call with bad arguments throws a TypeError or RangeError instead of reaching a system call with a
+// truncated or out-of-range value. Compiled into an addon by fdloop_addon(... COMPONENTS args) (or `posix`).
 #pragma once
 
 #include <napi.h>
@@ -8,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace fdloop::posix {
+namespace fdloop {
 
 // Reads argument `index` as an integer in [min, max]. On failure a JS exception is pending and false is returned.
 bool IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max,
@@ -31,4 +32,4 @@ bool ByteRangeArgs(const Napi::CallbackInfo& info, size_t index, ByteRange* out)
 // descriptors without allocating a JS array.
 bool Int32OutArg(const Napi::CallbackInfo& info, size_t index, size_t length, int32_t** out);
 
-}  // namespace fdloop::posix
+}  // namespace fdloop

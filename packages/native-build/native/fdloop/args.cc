@@ -1,10 +1,10 @@
-#include "posix/args.h"
+#include "fdloop/args.h"
 
 #include <climits>
 #include <cmath>
 #include <string>
 
-namespace fdloop::posix {
+namespace fdloop {
 
 bool IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max,
                 int64_t* out) {
@@ -69,4 +69,4 @@ bool Int32OutArg(const Napi::CallbackInfo& info, size_t index, size_t length, in
   return true;
 }
 
-}  // namespace fdloop::posix
+}  // namespace fdloop

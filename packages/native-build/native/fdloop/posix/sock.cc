@@ -1,4 +1,4 @@
-#include "posix/sock.h"
+#include "fdloop/posix/sock.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,9 +18,9 @@
 #include <cstring>
 #include <string>
 
-#include "posix/args.h"
-#include "posix/portable.h"
-#include "posix/syscall.h"
+#include "fdloop/args.h"
+#include "fdloop/posix/portable.h"
+#include "fdloop/posix/syscall.h"
 
 namespace fdloop::posix {
 

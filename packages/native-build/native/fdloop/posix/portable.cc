@@ -1,10 +1,10 @@
-#include "posix/portable.h"
+#include "fdloop/posix/portable.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "posix/syscall.h"
+#include "fdloop/posix/syscall.h"
 
 namespace fdloop::posix {
 

@@ -1,7 +1,7 @@
 // The part of a native poller that does not depend on the kernel interface: integration with the current
 // environment's libuv loop through one uv_poll_t on the kernel poller's descriptor, the shared (token, flags) batch
 // buffer, delivery of batches to JS inside a callback scope, keep-alive (ref/unref), and teardown when the
-// environment ends. A backend (epoll here, kqueue later) derives from PollerWrap<Derived> (poller_wrap.h), which
+// environment ends. A backend (epoll, kqueue) derives from PollerWrap<Derived> (poller_wrap.h), which
 // adds the JS-visible members, creates its kernel descriptor, and implements Harvest().
 #pragma once
 
