@@ -40,7 +40,7 @@ import {
   type PollerOptions,
 } from '@fdloop/core';
 import { loadNative } from './native.js';
-import { PollPoller } from './poller.js';
+import { createPollPoller } from './poller.js';
 
 /**
  * What the poll backend supports: `Interest.PRIORITY` (`POLLPRI`), and a separate read-side hang-up
@@ -100,7 +100,7 @@ export function poll(options?: PollOptions): Backend {
     name: 'poll',
     capabilities: POLL_CAPABILITIES,
     createPoller(pollerOptions: PollerOptions): Poller {
-      return new PollPoller(binding, pollerOptions, threadName);
+      return createPollPoller(binding, pollerOptions, threadName);
     },
   });
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { loadAddon } from '@fdloop/native-build';
+import { addonLoader } from '@fdloop/native-build';
 
 /** One `struct mosquitto`. Methods return a `MOSQ_ERR_*` code; ids go to `state[0]`, errno to `state[1]`. */
 export interface NativeClient {
@@ -31,19 +31,14 @@ export interface NativeBinding {
   readonly version: string;
 }
 
-let binding: NativeBinding | undefined;
-
 /**
  * Load the addon once per thread from `build/Release` (built by `npm run build`).
  * @throws AddonLoadError (from `@fdloop/native-build`) saying how to build it, with the file tried and why it failed.
  */
-export function loadNative(): NativeBinding {
-  binding ??= loadAddon<NativeBinding>({
-    name: '@fdloop/example-mosquitto',
-    addon: 'fdloop_mosquitto.node',
-    root: new URL('../', import.meta.url),
-    locations: ['build/Release'],
-    hint: 'Build it with `npm run build -w @fdloop/example-mosquitto` (needs libmosquitto-dev).',
-  });
-  return binding;
-}
+export const loadNative: () => NativeBinding = addonLoader<NativeBinding>({
+  name: '@fdloop/example-mosquitto',
+  addon: 'fdloop_mosquitto.node',
+  root: new URL('../', import.meta.url),
+  locations: ['build/Release'],
+  hint: 'Build it with `npm run build -w @fdloop/example-mosquitto` (needs libmosquitto-dev).',
+});

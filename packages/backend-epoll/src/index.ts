@@ -24,10 +24,9 @@
  * @packageDocumentation
  */
 
-import { InvalidArgumentError, describeReceived, NO_CAPABILITIES, type Backend, type Capabilities, type Poller, type PollerOptions } from '@fdloop/core';
+import { NO_CAPABILITIES, type Backend, type Capabilities, type Poller, type PollerOptions } from '@fdloop/core';
+import { NativePoller, createPosixNet, validateInteger } from '@fdloop/core/backend-kit';
 import { loadNative } from './native.js';
-import { createNet } from './net.js';
-import { EpollPoller, MAX_ROUNDS } from './poller.js';
 import { addEpollSource, notifyEventfd } from './sources/handles.js';
 import { uringProvider } from './uring.js';
 
@@ -71,6 +70,7 @@ export interface EpollOptions {
 }
 
 const DEFAULT_MAX_ROUNDS = 64;
+const MAX_ROUNDS = 1024;
 
 /**
  * Create the epoll backend. The native addon is loaded now, so a missing or broken build is reported here rather
@@ -88,17 +88,19 @@ const DEFAULT_MAX_ROUNDS = 64;
  * ```
  */
 export function epoll(options?: EpollOptions): Backend {
-  const maxRounds = options?.maxRounds ?? DEFAULT_MAX_ROUNDS;
-  if (typeof maxRounds !== 'number' || !Number.isInteger(maxRounds) || maxRounds < 1 || maxRounds > MAX_ROUNDS) {
-    throw new InvalidArgumentError('maxRounds', `must be an integer from 1 to ${MAX_ROUNDS}, got ${describeReceived(maxRounds)}`);
-  }
+  const maxRounds = validateInteger('maxRounds', options?.maxRounds ?? DEFAULT_MAX_ROUNDS, 1, MAX_ROUNDS);
   const binding = loadNative();
   return Object.freeze({
     name: 'epoll',
-    net: createNet(binding),
+    // The socket calls of native-build's `posix` component (shared with the kqueue backend), passed through.
+    net: createPosixNet(binding, '@fdloop/backend-epoll'),
     capabilities: EPOLL_CAPABILITIES,
     createPoller(pollerOptions: PollerOptions): Poller {
-      const poller: Poller = new EpollPoller(binding, pollerOptions, maxRounds);
+      // One epoll instance per poller, watched by one uv_poll_t on the creating thread's loop.
+      const poller: Poller = new NativePoller(pollerOptions, {
+        ctlSyscall: 'epoll_ctl',
+        create: (batchSize, onEvents) => new binding.Poller(batchSize, onEvents, maxRounds),
+      });
       // Event sources (src/sources/) register their descriptors through the poller's own register().
       return Object.assign(poller, { addSource: addEpollSource.bind(undefined, poller) as Poller['addSource'] });
     },

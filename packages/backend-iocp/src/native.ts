@@ -9,7 +9,8 @@
  */
 
 import type { NetConstants, NetSyscalls } from '@fdloop/core';
-import { defaultAddonLocations, isAddonSyscallError, loadAddon, type AddonSyscallError } from '@fdloop/native-build';
+import type { NativePollerHandle } from '@fdloop/core/backend-kit';
+import { addonLoader, defaultAddonLocations, isAddonSyscallError, type AddonSyscallError } from '@fdloop/native-build';
 
 /** Bookkeeping of a native poller, for tests and diagnostics. */
 export interface NativePollerStats {
@@ -23,16 +24,13 @@ export interface NativePollerStats {
   readonly io: number;
 }
 
-/** A native poller: one completion port, one poller thread, one thread-safe function. */
-export interface NativePoller {
-  /** `2 * batchSize` doubles of `(token, value)` pairs, valid inside `onEvents`. */
-  readonly events: Float64Array;
-  /** Register a socket. Returns 0 or a Win32/WSA error code. */
-  add(socket: number, token: number, interest: number): number;
-  /** Change a registration (re-arms a fired ONESHOT). Returns 0 or an error code. */
-  mod(socket: number, token: number, interest: number): number;
-  /** Deregister a socket. Returns 0 or an error code. */
-  del(socket: number): number;
+/**
+ * A native poller: one completion port, one poller thread, one thread-safe function. `add`/`mod`/`del` register,
+ * change (re-arming a fired ONESHOT) and deregister a socket, returning 0 or a Win32/WSA error code; `ref`/`unref`
+ * ref and unref the thread-safe function; `close` stops the thread, cancels and reclaims every operation and
+ * closes the port.
+ */
+export interface NativeIocpPoller extends NativePollerHandle {
   /** Start an overlapped ReadFile. Returns 0 (one result will follow) or an error code (none will). */
   read(handle: number, buffer: Uint8Array, offset: number, length: number, position: number, token: number): number;
   /** Start an overlapped WriteFile. Same contract as `read`. */
@@ -65,16 +63,10 @@ export interface NativePoller {
   dirTake(token: number): Array<number | string>;
   /** Bookkeeping counters. */
   stats(): NativePollerStats;
-  /** Keep the event loop alive (refs the thread-safe function). */
-  ref(): void;
-  /** Let the event loop exit. The initial state. */
-  unref(): void;
-  /** Stop the thread, cancel and reclaim every operation, close the port. Idempotent. */
-  close(): void;
 }
 
 /** `new Poller(batchSize, onEvents)`; throws an Error with `errno` (a Win32 code) and `syscall` on failure. */
-export type NativePollerConstructor = new (batchSize: number, onEvents: (count: number) => void) => NativePoller;
+export type NativePollerConstructor = new (batchSize: number, onEvents: (count: number) => void) => NativeIocpPoller;
 
 /** The Windows helpers. Results are non-negative, or minus a Win32/WSA error code. */
 export interface NativeSys {
@@ -164,31 +156,23 @@ export type NativeWinError = AddonSyscallError;
 /** Whether `error` is a system-call failure thrown by the addon. */
 export const isNativeWinError: (error: unknown) => error is NativeWinError = isAddonSyscallError;
 
-// Per thread: each worker imports its own copy of this module and Node loads the addon per environment.
-let binding: NativeBinding | undefined;
-
 /**
  * Load the addon once per thread: a prebuilt binary, else one built by cmake-js (`build/Release`), else one
  * cross-compiled with mingw-w64 (`build-mingw/Release`); a file that fails to load is skipped.
  * @throws Error off Windows; AddonLoadError (from `@fdloop/native-build`) explaining how to build the addon, with
  *   each location tried and why it failed.
  */
-export function loadNative(): NativeBinding {
-  if (binding !== undefined) return binding;
-  if (process.platform !== 'win32') {
-    throw new Error(
-      `@fdloop/backend-iocp: I/O completion ports exist on Windows only; this is ${process.platform}. ` +
+export const loadNative: () => NativeBinding = addonLoader<NativeBinding>({
+  name: '@fdloop/backend-iocp',
+  addon: 'fdloop_iocp.node',
+  root: new URL('../', import.meta.url),
+  locations: [...defaultAddonLocations(), 'build-mingw/Release'],
+  hint:
+    'Build it with `npm rebuild @fdloop/backend-iocp` ' +
+    "(needs cmake >= 3.15 and Visual Studio's C++ tools; see the package README).",
+  refuse: () =>
+    process.platform === 'win32'
+      ? undefined
+      : `@fdloop/backend-iocp: I/O completion ports exist on Windows only; this is ${process.platform}. ` +
         'On Linux use @fdloop/backend-epoll (this package is tested under Wine by scripts/ci-wine.sh).',
-    );
-  }
-  binding = loadAddon<NativeBinding>({
-    name: '@fdloop/backend-iocp',
-    addon: 'fdloop_iocp.node',
-    root: new URL('../', import.meta.url),
-    locations: [...defaultAddonLocations(), 'build-mingw/Release'],
-    hint:
-      'Build it with `npm rebuild @fdloop/backend-iocp` ' +
-      "(needs cmake >= 3.15 and Visual Studio's C++ tools; see the package README).",
-  });
-  return binding;
-}
+});

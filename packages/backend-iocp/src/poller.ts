@@ -12,7 +12,6 @@ import {
   Ready,
   UnsupportedError,
   validateFd,
-  type InterestFlags,
   type NotifierSourceSpec,
   type Poller,
   type PollerOptions,
@@ -23,34 +22,19 @@ import {
   type TimerSourceSpec,
   type ProcessExitSourceSpec,
 } from '@fdloop/core';
+import { NativePoller, validateToken } from '@fdloop/core/backend-kit';
 import { errnoOf, winError, winErrorName } from './errors.js';
-import { isNativeWinError, loadNative, type NativePoller, type NativePollerStats } from './native.js';
+import { isNativeWinError, loadNative, type NativeIocpPoller, type NativePollerStats } from './native.js';
 import { IocpNotifier, IocpPathWatch, IocpProcessExit, IocpTimer, checkTimerSpec, type PacketSource } from './sources.js';
 
 /** The largest batch the poller accepts. */
-export const MAX_BATCH_SIZE = 1 << 20;
+export { MAX_BATCH_SIZE } from '@fdloop/core/backend-kit';
 
-// READABLE | WRITABLE | PRIORITY | EDGE | ONESHOT
-const ALL_INTEREST_BITS = 31;
 const ERROR_NOT_FOUND = 1168;
 const ERROR_INVALID_HANDLE = 6;
 const ERROR_ALREADY_EXISTS = 183;
 // Source packets carry value + 2^32 (see native/poller.cc).
 const SOURCE_TAG = 2 ** 32;
-
-function validateToken(token: unknown): number {
-  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) {
-    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${describeReceived(token)}`);
-  }
-  return token;
-}
-
-function validateInterestBits(interest: unknown): number {
-  if (typeof interest !== 'number' || !Number.isInteger(interest) || interest < 0 || (interest & ~ALL_INTEREST_BITS) !== 0) {
-    throw new InvalidArgumentError('interest', `must be a combination of Interest bits, got ${describeReceived(interest)}`);
-  }
-  return interest;
-}
 
 function validateBuffer(buffer: unknown): Uint8Array {
   if (!(buffer instanceof Uint8Array)) {
@@ -77,12 +61,9 @@ function validatePosition(position: unknown): number {
  * batches: `result` is the byte count (`0` at end of file) or a negative errno (Node's numbering, as in
  * `ErrnoError.errno`; `ECANCELED` after a cancellation).
  */
-export class IocpPoller implements Poller {
-  readonly events: Float64Array;
-  readonly #native: NativePoller;
+export class IocpPoller extends NativePoller<NativeIocpPoller> implements Poller {
   readonly #completions = new Set<number>();
   readonly #sources = new Map<number, PacketSource>();
-  #closed = false;
 
   /**
    * Usually called by the runtime through {@link iocp}`().createPoller()`.
@@ -91,45 +72,23 @@ export class IocpPoller implements Poller {
    */
   constructor(options: PollerOptions) {
     const binding = loadNative();
-    const { batchSize, sink } = options;
-    if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${describeReceived(batchSize)}`);
-    }
-    if (typeof sink?.onEvents !== 'function') {
-      throw new InvalidArgumentError('sink', 'must be an object with an onEvents(count) method');
-    }
-    try {
-      this.#native = new binding.Poller(batchSize, (count) => this.#deliver(sink, count));
-    } catch (error) {
-      if (isNativeWinError(error)) throw winError(error.errno, error.syscall);
-      throw error;
-    }
-    this.events = this.#native.events;
+    super(options, {
+      ctlSyscall: 'afd_poll',
+      create: (batchSize, onEvents) => new binding.Poller(batchSize, onEvents),
+      // Win32 codes, positive from the poller's calls.
+      ctlError: (rc, fd, closed) =>
+        winError(rc, 'afd_poll', closed && rc === ERROR_INVALID_HANDLE ? { fd, message: 'the poller is closed' } : { fd }),
+      createError: (error) => (isNativeWinError(error) ? winError(error.errno, error.syscall) : error),
+    });
   }
 
-  register(fd: number, token: number, interest: InterestFlags): void {
-    this.#check(this.#native.add(validateFd(fd), validateToken(token), validateInterestBits(interest)), fd);
+  /** Every batch is rewritten for the runtime first (completion results, source packets): see `#translate`. */
+  protected override batchCallback(sink: PollerSink): (count: number) => void {
+    return (count) => this.#deliver(sink, count);
   }
 
-  reregister(fd: number, token: number, interest: InterestFlags): void {
-    this.#check(this.#native.mod(validateFd(fd), validateToken(token), validateInterestBits(interest)), fd);
-  }
-
-  deregister(fd: number): void {
-    this.#check(this.#native.del(validateFd(fd)), fd);
-  }
-
-  ref(): void {
-    this.#native.ref();
-  }
-
-  unref(): void {
-    this.#native.unref();
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#native.close();
+  override close(): void {
+    super.close();
     this.#completions.clear();
     this.#sources.clear();
   }
@@ -160,7 +119,7 @@ export class IocpPoller implements Poller {
    * @returns `true` if an operation was in flight, `false` if `token` names none (already delivered).
    */
   cancel(token: number): boolean {
-    const rc = this.#native.cancel(validateToken(token));
+    const rc = this.native.cancel(validateToken(token));
     if (rc === 0) return true;
     if (rc === ERROR_NOT_FOUND) return false;
     throw winError(rc, 'CancelIoEx');
@@ -171,7 +130,7 @@ export class IocpPoller implements Poller {
    * source. It arrives in a later batch.
    */
   post(token: number): void {
-    const rc = this.#native.post(validateToken(token), Ready.READABLE);
+    const rc = this.native.post(validateToken(token), Ready.READABLE);
     if (rc !== 0) throw winError(rc, 'PostQueuedCompletionStatus');
   }
 
@@ -186,21 +145,21 @@ export class IocpPoller implements Poller {
    */
   addSource<K extends SourceKind>(spec: SourceSpecs[K], token: number): SourceHandles[K] {
     validateToken(token);
-    if (this.#closed) throw winError(ERROR_INVALID_HANDLE, 'addSource', { message: 'the poller is closed' });
+    if (this.closed) throw winError(ERROR_INVALID_HANDLE, 'addSource', { message: 'the poller is closed' });
     if (this.#sources.has(token)) throw winError(ERROR_ALREADY_EXISTS, 'addSource');
     const onClose = (): void => {
       this.#sources.delete(token);
     };
     let handle: IocpNotifier | IocpTimer | IocpPathWatch | IocpProcessExit;
     if (spec.kind === 'notifier') {
-      handle = new IocpNotifier(this.#native, token, spec as NotifierSourceSpec, onClose);
+      handle = new IocpNotifier(this.native, token, spec as NotifierSourceSpec, onClose);
     } else if (spec.kind === 'timer') {
       checkTimerSpec(spec as TimerSourceSpec);
-      handle = new IocpTimer(this.#native, token, spec as TimerSourceSpec, onClose);
+      handle = new IocpTimer(this.native, token, spec as TimerSourceSpec, onClose);
     } else if (spec.kind === 'pathWatch') {
-      handle = new IocpPathWatch(this.#native, token, onClose);
+      handle = new IocpPathWatch(this.native, token, onClose);
     } else if (spec.kind === 'processExit') {
-      handle = new IocpProcessExit(this.#native, token, (spec as ProcessExitSourceSpec).pid, onClose);
+      handle = new IocpProcessExit(this.native, token, (spec as ProcessExitSourceSpec).pid, onClose);
     } else {
       throw new UnsupportedError('iocp', spec.kind);
     }
@@ -210,7 +169,7 @@ export class IocpPoller implements Poller {
 
   /** Bookkeeping counters: registered sockets, AFD handles, operations the kernel owns, I/O in flight. */
   stats(): NativePollerStats {
-    return this.#native.stats();
+    return this.native.stats();
   }
 
   #io(write: boolean, handle: number, buffer: Uint8Array, token: number, position: number | undefined): void {
@@ -218,9 +177,9 @@ export class IocpPoller implements Poller {
     const buf = validateBuffer(buffer);
     const t = validateToken(token);
     const pos = validatePosition(position);
-    const rc = this.#native[write ? 'write' : 'read'](h, buf, 0, buf.length, pos, t);
+    const rc = this.native[write ? 'write' : 'read'](h, buf, 0, buf.length, pos, t);
     if (rc !== 0) {
-      const message = this.#closed && rc === ERROR_INVALID_HANDLE ? 'the poller is closed' : undefined;
+      const message = this.closed && rc === ERROR_INVALID_HANDLE ? 'the poller is closed' : undefined;
       throw winError(rc, write ? 'WriteFile' : 'ReadFile', message === undefined ? { fd: h } : { fd: h, message });
     }
     this.#completions.add(t);
@@ -261,11 +220,5 @@ export class IocpPoller implements Poller {
       out++;
     }
     return out;
-  }
-
-  #check(rc: number, fd: number): void {
-    if (rc === 0) return;
-    const message = this.#closed && rc === ERROR_INVALID_HANDLE ? 'the poller is closed' : undefined;
-    throw winError(rc, 'afd_poll', message === undefined ? { fd } : { fd, message });
   }
 }

@@ -29,7 +29,7 @@ import {
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { errnoOf, winError } from './errors.js';
-import type { NativePoller } from './native.js';
+import type { NativeIocpPoller } from './native.js';
 
 /** The most records one {@link IocpNotifier.read} returns in semaphore mode; the rest is reported again. */
 const MAX_SEMAPHORE_RECORDS = 1024;
@@ -67,7 +67,7 @@ export class IocpNotifier implements NotifierSourceHandle, PacketSource {
   #closed = false;
 
   constructor(
-    private readonly native: NativePoller,
+    private readonly native: NativeIocpPoller,
     private readonly token: number,
     private readonly spec: NotifierSourceSpec,
     private readonly onClose: () => void,
@@ -145,7 +145,7 @@ export class IocpTimer implements TimerSourceHandle, PacketSource {
   #closed = false;
 
   constructor(
-    private readonly native: NativePoller,
+    private readonly native: NativeIocpPoller,
     private readonly token: number,
     private readonly spec: TimerSourceSpec,
     private readonly onClose: () => void,
@@ -263,7 +263,7 @@ export class IocpPathWatch implements PathWatchSourceHandle, PacketSource {
   #closed = false;
 
   constructor(
-    private readonly native: NativePoller,
+    private readonly native: NativeIocpPoller,
     private readonly token: number,
     private readonly onClose: () => void,
   ) {}
@@ -430,7 +430,7 @@ export class IocpProcessExit implements ProcessExitSourceHandle, PacketSource {
   #closed = false;
 
   constructor(
-    private readonly native: NativePoller,
+    private readonly native: NativeIocpPoller,
     private readonly token: number,
     private readonly pid: number,
     private readonly onClose: () => void,

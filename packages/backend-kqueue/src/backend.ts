@@ -5,9 +5,9 @@
  * @module
  */
 
-import { InvalidArgumentError, describeReceived, NO_CAPABILITIES, type Backend, type Capabilities, type NotifierRemote, type Poller, type PollerOptions } from '@fdloop/core';
+import { NO_CAPABILITIES, type Backend, type Capabilities, type NotifierRemote, type Poller, type PollerOptions } from '@fdloop/core';
+import { createPosixNet, validateInteger } from '@fdloop/core/backend-kit';
 import type { NativeBinding } from './native.js';
-import { createNet } from './net.js';
 import { KqueuePoller, MAX_ROUNDS } from './poller.js';
 import { triggerRemote } from './sources.js';
 
@@ -38,15 +38,13 @@ export function kqueueCapabilities(priority: boolean): Capabilities {
 
 /** The backend over `binding`, after checking the options. */
 export function createKqueueBackend(binding: NativeBinding, options?: BackendOptions): Backend {
-  const maxRounds = options?.maxRounds ?? DEFAULT_MAX_ROUNDS;
-  if (typeof maxRounds !== 'number' || !Number.isInteger(maxRounds) || maxRounds < 1 || maxRounds > MAX_ROUNDS) {
-    throw new InvalidArgumentError('maxRounds', `must be an integer from 1 to ${MAX_ROUNDS}, got ${describeReceived(maxRounds)}`);
-  }
+  const maxRounds = validateInteger('maxRounds', options?.maxRounds ?? DEFAULT_MAX_ROUNDS, 1, MAX_ROUNDS);
   const capabilities = kqueueCapabilities(binding.priority);
   return Object.freeze({
     name: 'kqueue',
-    // The socket system calls of @fdloop/mod-net and @fdloop/mod-http (native/posix/sock.cc, shared with epoll).
-    net: createNet(binding),
+    // The socket system calls of @fdloop/mod-net and @fdloop/mod-http (native-build's `posix` component, shared
+    // with epoll), passed through.
+    net: createPosixNet(binding, '@fdloop/backend-kqueue'),
     capabilities,
     createPoller(pollerOptions: PollerOptions): Poller {
       return new KqueuePoller(binding, pollerOptions, maxRounds);

@@ -24,7 +24,7 @@
  */
 
 import type { Backend, Capabilities } from '@fdloop/core';
-import { createKqueueBackend } from './backend.js';
+import { createKqueueBackend, kqueueCapabilities } from './backend.js';
 import { loadNative } from './native.js';
 import { createSys, type PosixSys } from './sys.js';
 
@@ -64,20 +64,7 @@ export const sys: PosixSys = createSys(() => loadNative().sys);
  * (`EVFILT_SIGNAL`), notifiers (`EVFILT_USER`), path watches (`EVFILT_VNODE`, one descriptor per watched file or
  * directory) and process exits (`EVFILT_PROC`/`NOTE_EXIT`).
  */
-export const KQUEUE_CAPABILITIES: Capabilities = Object.freeze({
-  edge: true,
-  oneshot: true,
-  priority: true,
-  readHangup: true,
-  timer: true,
-  signal: true,
-  notifier: true,
-  pathWatch: true,
-  processExit: true,
-  completionIo: false,
-  gpio: false,
-  fanotify: false,
-});
+export const KQUEUE_CAPABILITIES: Capabilities = kqueueCapabilities(true);
 
 /** Options of {@link kqueue}. */
 export interface KqueueOptions {

@@ -1,29 +1,19 @@
 /**
  * Loading `fdloop_kqueue.node` and the exact shape of what it exports. Internal: the public API is in `index.ts`,
- * which validates arguments and turns `-errno` results into {@link ErrnoError}s.
+ * which validates arguments and turns `-errno` results into `ErrnoError`s.
  *
  * @module
  */
 
-import type { NetConstants, NetSyscalls } from '@fdloop/core';
-import { isAddonSyscallError, loadAddon, type AddonSyscallError } from '@fdloop/native-build';
+import type { NativePollerHandle, NativePosixSock, NativePosixSys } from '@fdloop/core/backend-kit';
+import { addonLoader } from '@fdloop/native-build';
 
-/** A native poller: one kqueue watched by one `uv_poll_t` on the creating thread's loop. */
-export interface NativePoller {
-  /** `2 * batchSize` doubles of `(token, flags)` pairs, valid inside `onEvents`. */
-  readonly events: Float64Array;
-  /** `EV_ADD` of the interest's filters. Returns 0 or `-errno` (`-EEXIST` if `fd` is registered already). */
-  add(fd: number, token: number, interest: number): number;
-  /** Change the filters, mode and token of a registered `fd`; re-arms ONESHOT. Returns 0 or `-errno`. */
-  mod(fd: number, token: number, interest: number): number;
-  /** `EV_DELETE` of every filter of `fd`. Returns 0 or `-errno`. */
-  del(fd: number): number;
-  /** Let the poll handle keep the loop alive (`uv_ref`). */
-  ref(): void;
-  /** Stop the poll handle from keeping the loop alive (`uv_unref`). The initial state. */
-  unref(): void;
-  /** Stop polling and close the kqueue descriptor. Idempotent. */
-  close(): void;
+/**
+ * A native poller: one kqueue watched by one `uv_poll_t` on the creating thread's loop. `add` is `EV_ADD` of the
+ * interest's filters (`-EEXIST` if `fd` is registered already), `mod` changes filters, mode and token (re-arming
+ * ONESHOT), `del` is `EV_DELETE` of every filter; each returns 0 or `-errno`.
+ */
+export interface NativeKqueuePoller extends NativePollerHandle {
   /**
    * Add the knote `(filter, ident)` of an event source, reported with `token` (`-EEXIST` if this poller has it
    * already). For `EVFILT_SIGNAL` it also ignores the signal process-wide until `srcDel` or the poller's end (see
@@ -77,65 +67,7 @@ export type NativePollerConstructor = new (
   batchSize: number,
   onEvents: (count: number) => void,
   maxRounds?: number,
-) => NativePoller;
-
-/** Platform constants of the shared POSIX helpers (from the C headers the addon was compiled against). */
-export interface NativeSysConstants {
-  readonly EAGAIN: number;
-  readonly EWOULDBLOCK: number;
-  readonly ENOSYS: number;
-  readonly MSG_OOB: number;
-  readonly MSG_PEEK: number;
-  readonly MSG_DONTWAIT: number;
-  readonly SOCK_STREAM: number;
-  readonly SOCK_DGRAM: number;
-  readonly SOCK_SEQPACKET: number;
-  readonly TIOCPKT_DATA: number;
-  readonly TIOCPKT_FLUSHREAD: number;
-  readonly TIOCPKT_FLUSHWRITE: number;
-  readonly TIOCPKT_STOP: number;
-  readonly TIOCPKT_START: number;
-  readonly TIOCPKT_NOSTOP: number;
-  readonly TIOCPKT_DOSTOP: number;
-}
-
-/** Which Linux-only paths of `posix/sys.cc` a build uses (`false`: the portable POSIX fallback). */
-export interface NativeSysFeatures {
-  readonly pipe2: boolean;
-  readonly socketFlags: boolean;
-  readonly accept4: boolean;
-  readonly eventfd: boolean;
-  readonly ptyPeer: boolean;
-  readonly openptFlags: boolean;
-}
-
-/**
- * The POSIX helpers shared with `@fdloop/backend-epoll` (`posix/sys.cc`). Every function returns a non-negative
- * result or `-errno`; `eventfd` is `-ENOSYS` off Linux.
- */
-export interface NativeSys {
-  pipe(out: Int32Array): number;
-  socketpair(type: number, out: Int32Array): number;
-  eventfd(initial: number, semaphore: boolean): number;
-  read(fd: number, buffer: Uint8Array, offset: number, length: number): number;
-  write(fd: number, buffer: Uint8Array, offset: number, length: number): number;
-  send(fd: number, buffer: Uint8Array, offset: number, length: number, flags: number): number;
-  recv(fd: number, buffer: Uint8Array, offset: number, length: number, flags: number): number;
-  close(fd: number): number;
-  openpty(out: Int32Array): number;
-  ptyPacketMode(fd: number, on: boolean): number;
-  tcpListen(host: string, port: number, backlog: number): number;
-  tcpAccept(fd: number): number;
-  tcpConnect(host: string, port: number): number;
-  /** The pending `SO_ERROR` (0 or a positive errno), or `-errno` if it could not be read. */
-  socketError(fd: number): number;
-  localPort(fd: number): number;
-  readonly constants: NativeSysConstants;
-  readonly features: NativeSysFeatures;
-}
-
-/** The socket functions shared with `@fdloop/backend-epoll` (`posix/sock.cc`): {@link NetSyscalls} without `read`, `close`, `socketError`. */
-export type NativeSock = Omit<NetSyscalls, 'read' | 'close' | 'socketError'> & { readonly constants: NetConstants };
+) => NativeKqueuePoller;
 
 /** Everything `fdloop_kqueue.node` exports that this package's TypeScript uses. */
 export interface NativeBinding {
@@ -147,42 +79,26 @@ export interface NativeBinding {
   /** `NOTE_TRIGGER` of the `EVFILT_USER` knote `ident` of kqueue `kq`, from any thread. Returns 0 or `-errno`. */
   userTrigger(kq: number, ident: number): number;
   readonly constants: NativeConstants;
-  /** The shared POSIX helpers (pipes, socketpairs, ptys, TCP). */
-  readonly sys: NativeSys;
-  /** The shared socket system calls behind `Backend.net`. */
-  readonly sock: NativeSock;
+  /** The POSIX helpers of native-build's `posix` component (pipes, socketpairs, ptys, TCP). */
+  readonly sys: NativePosixSys;
+  /** The socket system calls of native-build's `posix` component, behind `Backend.net`. */
+  readonly sock: NativePosixSock;
 }
-
-/** The shape of errors the native constructor throws when a system call fails. */
-export type NativeErrnoError = AddonSyscallError;
-
-/** Whether `error` is a system-call failure thrown by the addon (as opposed to an argument error). */
-export const isNativeErrnoError: (error: unknown) => error is NativeErrnoError = isAddonSyscallError;
-
-// Module state is per thread: a worker_thread that imports this package gets its own copy, and Node loads the
-// addon into each environment separately.
-let binding: NativeBinding | undefined;
 
 /**
  * Load the addon once per thread from `build/Release`, where `npm install` compiled it.
  * @throws Error off macOS/FreeBSD (kqueue does not exist there); AddonLoadError (from `@fdloop/native-build`)
  *   explaining how to build the addon, with the file tried and why it failed.
  */
-export function loadNative(): NativeBinding {
-  if (binding !== undefined) return binding;
-  const kqueuePlatform = process.platform === 'darwin' || process.platform === 'freebsd';
-  if (!kqueuePlatform) {
-    throw new Error(
-      `@fdloop/backend-kqueue: kqueue exists on macOS and FreeBSD; this is ${process.platform}` +
+export const loadNative: () => NativeBinding = addonLoader<NativeBinding>({
+  name: '@fdloop/backend-kqueue',
+  addon: 'fdloop_kqueue.node',
+  root: new URL('../', import.meta.url),
+  // No prebuilds ship for kqueue platforms; `npm install` compiles.
+  locations: ['build/Release'],
+  refuse: () =>
+    process.platform === 'darwin' || process.platform === 'freebsd'
+      ? undefined
+      : `@fdloop/backend-kqueue: kqueue exists on macOS and FreeBSD; this is ${process.platform}` +
         (process.platform === 'linux' ? ' (use @fdloop/backend-epoll).' : '.'),
-    );
-  }
-  binding = loadAddon<NativeBinding>({
-    name: '@fdloop/backend-kqueue',
-    addon: 'fdloop_kqueue.node',
-    root: new URL('../', import.meta.url),
-    // No prebuilds ship for kqueue platforms; `npm install` compiles.
-    locations: ['build/Release'],
-  });
-  return binding;
-}
+});

@@ -1,30 +1,27 @@
 /**
- * The {@link Poller} of the kqueue backend: a thin layer over the native poller that validates arguments and
- * throws {@link ErrnoError}s.
+ * The {@link Poller} of the kqueue backend: `@fdloop/core`'s {@link NativePoller} over the native kqueue poller,
+ * plus the event sources (`addSource`).
  *
  * @module
  */
 
-import { constants } from 'node:os';
 import {
   Interest,
   InvalidArgumentError,
   describeReceived,
   UnsupportedError,
-  errnoError,
-  validateFd,
-  type InterestFlags,
   type Poller,
   type PollerOptions,
   type SourceHandles,
   type SourceKind,
   type SourceSpecs,
 } from '@fdloop/core';
-import { isNativeErrnoError, type NativeBinding, type NativePoller } from './native.js';
+import { NativePoller, validateToken } from '@fdloop/core/backend-kit';
+import type { NativeBinding, NativeKqueuePoller } from './native.js';
 import { addSource, type SourceContext } from './sources.js';
 
 /** The largest batch the native poller accepts (a 16 MiB buffer). */
-export const MAX_BATCH_SIZE = 1 << 20;
+export { MAX_BATCH_SIZE } from '@fdloop/core/backend-kit';
 
 /** The largest `maxRounds` the native poller accepts. */
 export const MAX_ROUNDS = 1024;
@@ -33,91 +30,38 @@ export const MAX_ROUNDS = 1024;
 const ALL_INTEREST_BITS = 31;
 const CONDITIONS = Interest.READABLE | Interest.WRITABLE | Interest.PRIORITY;
 
-function validateToken(token: unknown): number {
-  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0) {
-    throw new InvalidArgumentError('token', `must be a non-negative safe integer, got ${describeReceived(token)}`);
+/** The interest as the native poller takes it: at least one condition (a knote needs a filter), PRIORITY only where reported. */
+function kqueueInterest(interest: unknown, priority: boolean): number {
+  if (
+    typeof interest !== 'number' ||
+    !Number.isInteger(interest) ||
+    interest < 0 ||
+    (interest & ~ALL_INTEREST_BITS) !== 0 ||
+    (interest & CONDITIONS) === 0
+  ) {
+    throw new InvalidArgumentError('interest', `must be a combination of Interest bits with a condition, got ${describeReceived(interest)}`);
   }
-  return token;
+  if ((interest & Interest.PRIORITY) !== 0 && !priority) {
+    throw new UnsupportedError('kqueue', 'priority', 'this platform\'s kqueue does not report out-of-band data');
+  }
+  return interest;
 }
 
 /** A poller backed by one kqueue, integrated with the creating thread's libuv loop. */
-export class KqueuePoller implements Poller {
-  readonly events: Float64Array;
-  readonly #native: NativePoller;
-  readonly #priority: boolean;
+export class KqueuePoller extends NativePoller<NativeKqueuePoller> implements Poller {
   readonly #sources: SourceContext;
-  #closed = false;
 
   constructor(binding: NativeBinding, options: PollerOptions, maxRounds: number) {
-    const { batchSize, sink } = options;
-    if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-      throw new InvalidArgumentError('batchSize', `must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${describeReceived(batchSize)}`);
-    }
-    if (typeof sink?.onEvents !== 'function') {
-      throw new InvalidArgumentError('sink', 'must be an object with an onEvents(count) method');
-    }
-    this.#priority = binding.priority;
-    try {
-      // The sink is called through a closure so `this` inside onEvents is the sink, as the contract's users expect.
-      this.#native = new binding.Poller(batchSize, (count) => sink.onEvents(count), maxRounds);
-    } catch (error) {
-      if (isNativeErrnoError(error)) throw errnoError(error.errno, error.syscall);
-      throw error;
-    }
-    this.events = this.#native.events;
+    super(options, {
+      ctlSyscall: 'kevent',
+      create: (batchSize, onEvents) => new binding.Poller(batchSize, onEvents, maxRounds),
+      interest: (interest) => kqueueInterest(interest, binding.priority),
+    });
     let ident = 0;
-    this.#sources = { binding, native: this.#native, nextIdent: () => ++ident };
+    this.#sources = { binding, native: this.native, nextIdent: () => ++ident };
   }
 
   addSource<K extends SourceKind>(spec: SourceSpecs[K], token: number): SourceHandles[K] {
     return addSource(this.#sources, spec, validateToken(token));
-  }
-
-  register(fd: number, token: number, interest: InterestFlags): void {
-    this.#ctl(this.#native.add(validateFd(fd), validateToken(token), this.#interest(interest)), fd);
-  }
-
-  reregister(fd: number, token: number, interest: InterestFlags): void {
-    this.#ctl(this.#native.mod(validateFd(fd), validateToken(token), this.#interest(interest)), fd);
-  }
-
-  deregister(fd: number): void {
-    this.#ctl(this.#native.del(validateFd(fd)), fd);
-  }
-
-  ref(): void {
-    this.#native.ref();
-  }
-
-  unref(): void {
-    this.#native.unref();
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#native.close();
-  }
-
-  #interest(interest: unknown): number {
-    if (
-      typeof interest !== 'number' ||
-      !Number.isInteger(interest) ||
-      interest < 0 ||
-      (interest & ~ALL_INTEREST_BITS) !== 0 ||
-      (interest & CONDITIONS) === 0
-    ) {
-      throw new InvalidArgumentError('interest', `must be a combination of Interest bits with a condition, got ${describeReceived(interest)}`);
-    }
-    if ((interest & Interest.PRIORITY) !== 0 && !this.#priority) {
-      throw new UnsupportedError('kqueue', 'priority', 'this platform\'s kqueue does not report out-of-band data');
-    }
-    return interest;
-  }
-
-  #ctl(rc: number, fd: number): void {
-    if (rc === 0) return;
-    // A closed poller reports EBADF for its own (closed) kqueue descriptor; say so, or it reads as if `fd` were bad.
-    const message = this.#closed && rc === -constants.errno.EBADF ? 'the poller is closed' : undefined;
-    throw errnoError(rc, 'kevent', message === undefined ? { fd } : { fd, message });
   }
 }

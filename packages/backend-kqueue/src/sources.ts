@@ -37,7 +37,7 @@ import {
   type TimerSourceHandle,
   type TimerSourceSpec,
 } from '@fdloop/core';
-import type { NativeBinding, NativePoller } from './native.js';
+import type { NativeBinding, NativeKqueuePoller } from './native.js';
 
 const ENOENT = -osConstants.errno.ENOENT;
 const ESRCH = -osConstants.errno.ESRCH;
@@ -45,7 +45,7 @@ const ESRCH = -osConstants.errno.ESRCH;
 /** What a source handle needs from its poller. */
 export interface SourceContext {
   readonly binding: NativeBinding;
-  readonly native: NativePoller;
+  readonly native: NativeKqueuePoller;
   /** A fresh ident for `EVFILT_TIMER` / `EVFILT_USER` knotes of this poller (from 1). */
   nextIdent(): number;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { loadAddon } from '@fdloop/native-build';
+import { addonLoader } from '@fdloop/native-build';
 
 /** The order of the line settings in the Int32Array exchanged with the addon (native/serial.h). */
 export const SETTINGS_FIELDS = ['baudRate', 'dataBits', 'stopBits', 'parity', 'rtscts', 'xon', 'xoff', 'xany', 'hupcl'] as const;
@@ -54,22 +54,15 @@ export interface NativeSerial {
   readonly constants: NativeConstants;
 }
 
-// Module state is per thread: a worker_thread that imports this package gets its own copy, and Node loads the
-// addon into each environment separately.
-let binding: NativeSerial | undefined;
-
 /**
  * Load the addon once per thread: a prebuilt binary for this platform if one ships with the package, else the one
  * `npm install` compiled into `build/Release` (a prebuild that fails in dlopen is skipped).
  * @throws AddonLoadError (from `@fdloop/native-build`) explaining how to build the addon, with each location tried
  *   and why it failed.
  */
-export function loadNative(): NativeSerial {
-  binding ??= loadAddon<NativeSerial>({
-    name: '@fdloop/mod-serial',
-    addon: 'fdloop_serial.node',
-    root: new URL('../', import.meta.url),
-    note: process.platform === 'linux' ? undefined : `The serial addon is built on Linux only; this is ${process.platform}.`,
-  });
-  return binding;
-}
+export const loadNative: () => NativeSerial = addonLoader<NativeSerial>({
+  name: '@fdloop/mod-serial',
+  addon: 'fdloop_serial.node',
+  root: new URL('../', import.meta.url),
+  note: process.platform === 'linux' ? undefined : `The serial addon is built on Linux only; this is ${process.platform}.`,
+});

@@ -130,6 +130,53 @@ export function loadAddon(options) {
 }
 
 /**
+ * @typedef {object} AddonLoaderFields What {@link addonLoader} adds to the options of {@link loadAddon}.
+ * @property {() => (string | undefined)} [refuse] called before the first load: the message of an `Error` to throw
+ *   when the addon cannot exist on this platform (nothing is tried then), or `undefined` to go ahead; default:
+ *   always go ahead
+ */
+
+/**
+ * @typedef {LoadAddonOptions & AddonLoaderFields} AddonLoaderOptions Options of {@link addonLoader}.
+ */
+
+/**
+ * The loader shape every fdloop addon package uses in its `src/native.ts`: a function that loads the addon on its
+ * first call ({@link loadAddon}) and returns the same exports afterwards. Module state is per thread, so each
+ * worker thread that imports the package loads the addon into its own environment once. A failed load is not
+ * remembered: the next call tries again (after `npm rebuild`, for example).
+ * @template T the addon's exports
+ * @param {AddonLoaderOptions} options what {@link loadAddon} takes, plus `refuse`
+ * @returns {() => T} the loader
+ * @throws {AddonLoadError | Error} from the returned function: what {@link loadAddon} throws, or the `refuse`
+ *   message
+ * @example
+ * ```ts
+ * import { addonLoader } from '@fdloop/native-build';
+ *
+ * export const loadNative = addonLoader<Binding>({
+ *   name: '@me/my-addon',
+ *   addon: 'my_addon.node',
+ *   root: new URL('../', import.meta.url),
+ *   refuse: () => (process.platform === 'win32' ? '@me/my-addon needs POSIX; this is Windows.' : undefined),
+ * });
+ * const binding = loadNative();
+ * ```
+ */
+export function addonLoader(options) {
+  /** @type {T | undefined} */
+  let binding;
+  return () => {
+    if (binding === undefined) {
+      const refusal = options.refuse?.();
+      if (refusal !== undefined) throw new Error(refusal);
+      binding = /** @type {T} */ (loadAddon(options));
+    }
+    return binding;
+  };
+}
+
+/**
  * @typedef {object} AddonSyscallFields What an addon adds to an `Error` it throws when a system call fails.
  * @property {number} errno the error number as the addon reports it (an `errno` value on POSIX, a Win32, WSA or
  *   NTSTATUS-derived code on Windows; the package's TypeScript turns it into its typed error)

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   AddonLoadError,
+  addonLoader,
   buildAddon,
   checkAddon,
   defaultAddonLocations,
@@ -184,6 +185,31 @@ describe('building, installing, prebuilding (real cmake-js builds)', () => {
     copyFileSync(join(pkg, 'build', 'Release', ADDON), join(stage, 'build', 'Release', ADDON));
     expect(installAddon({ packageRoot: stage, name: NAME, addon: ADDON, exit: false })).toBe('existing');
     expect(loadAddon<Hello>({ name: NAME, addon: ADDON, root: stage }).hello()).toBe('hi from cmake');
+  });
+
+  it('addonLoader loads once and returns the same exports; refuse() throws before trying; failures are retried', () => {
+    const load = addonLoader<Hello>({ name: NAME, addon: ADDON, root: pkg });
+    const first = load();
+    expect(first.hello()).toBe('hi from cmake');
+    expect(load()).toBe(first);
+
+    let platformOk = false;
+    const refusing = addonLoader<Hello>({
+      name: NAME,
+      addon: ADDON,
+      root: pkg,
+      refuse: () => (platformOk ? undefined : `${NAME} is not for ${process.platform}`),
+    });
+    expect(refusing).toThrow(new Error(`${NAME} is not for ${process.platform}`));
+    platformOk = true;
+    expect(refusing().hello()).toBe('hi from cmake');
+
+    const empty = copyFixture('loader-empty');
+    const missing = addonLoader<Hello>({ name: NAME, addon: ADDON, root: empty });
+    expect(missing).toThrow(AddonLoadError);
+    mkdirSync(join(empty, 'build', 'Release'), { recursive: true });
+    copyFileSync(join(pkg, 'build', 'Release', ADDON), join(empty, 'build', 'Release', ADDON));
+    expect(missing().hello()).toBe('hi from cmake');
   });
 });
 
