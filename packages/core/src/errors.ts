@@ -48,6 +48,10 @@ export const ErrorCode = {
   CLOSED: 'ERR_FDLOOP_CLOSED',
   /** A C library driven through fdloop (libmosquitto…) reported an error that is not an errno. */
   LIBRARY: 'ERR_FDLOOP_LIBRARY',
+  /** A WebSocket opening handshake failed (RFC 6455 §4): a refused or malformed request, an unexpected answer. */
+  WEBSOCKET_HANDSHAKE: 'ERR_FDLOOP_WEBSOCKET_HANDSHAKE',
+  /** A WebSocket peer broke RFC 6455 or a configured limit; `closeCode` is the close code the connection failed with. */
+  WEBSOCKET_PROTOCOL: 'ERR_FDLOOP_WEBSOCKET_PROTOCOL',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -398,6 +402,38 @@ export class LibraryError extends FdloopError {
   }
 }
 defineCode(LibraryError, ErrorCode.LIBRARY);
+
+/**
+ * `ERR_FDLOOP_WEBSOCKET_HANDSHAKE`: a WebSocket opening handshake failed — a server refused a malformed upgrade
+ * request, or a client got an answer that is not a valid `101 Switching Protocols` (another status, a wrong
+ * `Sec-WebSocket-Accept`, a subprotocol it did not offer…).
+ */
+export class WebSocketHandshakeError extends FdloopError {
+  /** The HTTP status involved: the one received (client) or answered (server); `0` when there is none. */
+  readonly status: number;
+  constructor(status: number, message: string, options?: ErrorOptions) {
+    super(ErrorCode.WEBSOCKET_HANDSHAKE, message, options);
+    this.name = 'WebSocketHandshakeError';
+    this.status = status;
+  }
+}
+defineCode(WebSocketHandshakeError, ErrorCode.WEBSOCKET_HANDSHAKE);
+
+/**
+ * `ERR_FDLOOP_WEBSOCKET_PROTOCOL`: a WebSocket peer broke RFC 6455 (an unmasked client frame, reserved bits or
+ * opcodes, a bad close code…), sent text that is not UTF-8, or exceeded a limit. The connection is failed with
+ * {@link WebSocketProtocolError.closeCode}.
+ */
+export class WebSocketProtocolError extends FdloopError {
+  /** The close code sent to the peer: 1002 (protocol error), 1007 (invalid payload) or 1009 (too big). */
+  readonly closeCode: number;
+  constructor(closeCode: number, message: string) {
+    super(ErrorCode.WEBSOCKET_PROTOCOL, message);
+    this.name = 'WebSocketProtocolError';
+    this.closeCode = closeCode;
+  }
+}
+defineCode(WebSocketProtocolError, ErrorCode.WEBSOCKET_PROTOCOL);
 
 const ERRNO_BRAND = Symbol.for('fdloop.error.errno');
 

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import {
   ErrorCode,
   FdloopError,
+  HttpParseError,
   InvalidArgumentError,
   describeReceived,
   SocketClosedError,
@@ -53,6 +54,40 @@ export interface RequestOptions {
   /** Most redirects followed. Defaults to `5`. */
   readonly maxRedirects?: number;
 }
+
+/** Options of {@link HttpClient.upgrade}. */
+export interface UpgradeOptions {
+  /** The protocol to switch to: the `Upgrade` field (`'websocket'`). */
+  readonly protocol: string;
+  /** More header fields (`Connection` and `Upgrade` are set by the client). */
+  readonly headers?: HeadersInit;
+  /** Abort the attempt (connect, send, or waiting for the answer). */
+  readonly signal?: AbortSignal;
+  /** Overrides the client's `headersTimeout` for the answer. */
+  readonly timeout?: number;
+}
+
+/**
+ * What {@link HttpClient.upgrade} resolves with: the server switched protocols (`101`, with the socket and the
+ * bytes that followed the answer's head), or it answered otherwise (a normal response, body included).
+ */
+export type UpgradeResult =
+  | {
+      /** The server answered `101 Switching Protocols`. */
+      readonly upgraded: true;
+      /** The 101 response (headers; no body). */
+      readonly response: ClientResponse;
+      /** The connection, now the caller's: it left the pool, and nothing reads it until `socket.handle()`. */
+      readonly socket: Socket;
+      /** Bytes of the new protocol that arrived together with the 101 head (often empty). */
+      readonly head: Buffer;
+    }
+  | {
+      /** The server did not switch protocols. */
+      readonly upgraded: false;
+      /** Its answer, to be read or discarded like any response. */
+      readonly response: ClientResponse;
+    };
 
 /** A response: status and headers at once, the body as a stream or whole. */
 export class ClientResponse {
@@ -133,7 +168,13 @@ interface Exchange {
   retry: ((error: Error) => void) | undefined;
   /** Runs when the exchange ends (body complete, failed or closed). */
   onFinish: (() => void) | undefined;
+  /** The request asked to switch protocols; set to the 101 answer's head when the server agreed. */
+  upgrade: boolean;
+  switched: MessageHead | undefined;
 }
+
+/** @internal The socket and leftover bytes of a `101` response (see {@link HttpClient.upgrade}). */
+const UPGRADED = new WeakMap<ClientResponse, { socket: Socket; head: Buffer }>();
 
 /** One pooled connection. */
 class ClientConnection implements ParserHandler, BodySource {
@@ -164,16 +205,42 @@ class ClientConnection implements ParserHandler, BodySource {
       return;
     }
     ex.gotBytes = true;
+    let used = chunk.length;
     try {
-      this.parser.execute(chunk);
+      used = this.parser.execute(chunk);
     } catch (error) {
       this.fail(error instanceof Error ? error : new Error(String(error)));
+      return;
     }
+    if (ex.switched !== undefined) this.handOff(ex, ex.switched, Buffer.from(chunk.subarray(used)));
+  }
+
+  /** The server switched protocols: the socket leaves the pool and goes to the caller with what followed the head. */
+  private handOff(ex: Exchange, head: MessageHead, rest: Buffer): void {
+    this.exchange = undefined;
+    const socket = this.socket;
+    socket.handle({});
+    socket.setTimeout(0);
+    socket.ref();
+    this.pool.remove(this);
+    const res = new ClientResponse(head, new Body(undefined, 0, true), ex.url, ex.redirected);
+    UPGRADED.set(res, { socket, head: rest });
+    ex.resolve(res);
+    ex.onFinish?.();
   }
 
   onHead(head: MessageHead): boolean {
     const ex = this.exchange;
     if (ex === undefined) return false;
+    if (head.status === 101) {
+      // Nothing after this head is HTTP: stop the parser; onData hands the socket over.
+      if (!ex.upgrade) throw new HttpParseError(502, 'the server switched protocols without being asked to');
+      ex.timer?.cancel();
+      ex.timer = undefined;
+      ex.switched = head;
+      this.parser.stop();
+      return false;
+    }
     if (head.status < 200) return false; // 100 Continue and friends: the real head follows
     this.keepAlive = head.keepAlive;
     ex.timer?.cancel();
@@ -452,7 +519,43 @@ export class HttpClient {
     return this.request(url, { ...options, method: 'GET' });
   }
 
-  private async send(url: URL, method: string, options: RequestOptions, body: RequestOptions['body'], redirected: boolean): Promise<ClientResponse> {
+  /**
+   * Ask the server to switch protocols (`Connection: Upgrade`, `Upgrade: <protocol>`, a GET without a body).
+   * Resolves when the answer's head has arrived: with the socket when it is `101 Switching Protocols`, else with
+   * the response. The socket then belongs to the caller (it is removed from the pool).
+   * @throws as {@link HttpClient.request}.
+   *
+   * @example
+   * ```ts
+   * const result = await client.upgrade('http://127.0.0.1:8080/chat', {
+   *   protocol: 'websocket',
+   *   headers: { 'sec-websocket-key': key, 'sec-websocket-version': '13' },
+   * });
+   * if (result.upgraded) result.socket.handle({ data: (chunk) => decode(chunk) });
+   * else console.log('refused', result.response.status);
+   * ```
+   */
+  async upgrade(url: string | URL, options: UpgradeOptions): Promise<UpgradeResult> {
+    if (this.isClosed) throw new SocketClosedError('the client was closed');
+    const protocol = options?.protocol;
+    if (typeof protocol !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z/]+$/.test(protocol)) {
+      throw new InvalidArgumentError('protocol', `must be a protocol name (a token, optionally with /version), got ${String(protocol)}`);
+    }
+    const headers: [string, string][] = [];
+    const list = flattenHeaders(options.headers);
+    for (let k = 0; k < list.length; k += 2) {
+      const lower = (list[k] as string).toLowerCase();
+      if (lower !== 'connection' && lower !== 'upgrade') headers.push([list[k] as string, list[k + 1] as string]);
+    }
+    headers.push(['Connection', 'Upgrade'], ['Upgrade', protocol]);
+    const response = await this.send(new URL(url), 'GET', { headers, signal: options.signal, timeout: options.timeout }, undefined, false, true);
+    const switched = UPGRADED.get(response);
+    if (switched === undefined) return { upgraded: false, response };
+    UPGRADED.delete(response);
+    return { upgraded: true, response, socket: switched.socket, head: switched.head };
+  }
+
+  private async send(url: URL, method: string, options: RequestOptions, body: RequestOptions['body'], redirected: boolean, upgrade = false): Promise<ClientResponse> {
     if (url.protocol !== 'http:') {
       throw new InvalidArgumentError('url', `only http: URLs are supported (HTTPS is not implemented yet), got ${url.protocol}`);
     }
@@ -509,6 +612,8 @@ export class HttpClient {
           gotBytes: false,
           retry: undefined,
           onFinish: undefined,
+          upgrade,
+          switched: undefined,
         };
         if (timeout > 0) ex.timer = this.runtime.setTimeout(() => conn.fail(new TimeoutError('headers', timeout)), timeout);
         if (allowRetry && stream === undefined) ex.retry = () => attempt(false).then(ex.resolve, ex.reject);

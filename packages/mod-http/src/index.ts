@@ -41,5 +41,6 @@ export {
   createServer,
   type RequestHandler,
   type ServerOptions,
+  type UpgradeHandler,
 } from './server.js';
-export { ClientResponse, HttpClient, type ClientOptions, type RequestOptions } from './client.js';
+export { ClientResponse, HttpClient, type ClientOptions, type RequestOptions, type UpgradeOptions, type UpgradeResult } from './client.js';

@@ -53,7 +53,34 @@ export interface ServerOptions {
   readonly maxPipelined?: number;
   /** Most requests served per connection before it is closed (with `Connection: close`). Defaults to `Infinity`. */
   readonly maxRequestsPerConnection?: number;
+  /**
+   * Takes over connections that ask to switch protocols (`Connection: Upgrade` plus `Upgrade`, HTTP/1.1, no
+   * body): see {@link UpgradeHandler}. Without it such requests go to the request handler like any other
+   * (which may answer them normally, as RFC 9110 §7.8 allows). Can also be set later with
+   * {@link HttpServer.onUpgrade}.
+   */
+  readonly upgrade?: UpgradeHandler;
+  /**
+   * Which upgrade requests go to `upgrade`; the others are served by the request handler. Defaults to all of them.
+   *
+   * @example
+   * ```ts
+   * shouldUpgrade: (req) => req.header('upgrade')?.toLowerCase() === 'websocket'
+   * ```
+   */
+  readonly shouldUpgrade?: (req: ServerRequest) => boolean;
 }
+
+/**
+ * Takes over a connection whose request asked to switch protocols (WebSocket, for example). It gets the request,
+ * the raw socket and the bytes that arrived after the request head (`head`, often empty, owned by the handler).
+ * From then on the socket belongs to the handler: the HTTP server neither reads nor writes it, does not time it
+ * out and no longer counts it (`server.close()` does not wait for it); the handler writes the answer itself
+ * (`101 Switching Protocols`, or a refusal) and sets its own callbacks with `socket.handle()` (bytes arriving
+ * before that are buffered by the socket). Earlier pipelined requests of the connection are answered first.
+ * A throw or rejection closes the socket and goes to the runtime's error handler, like a request handler's.
+ */
+export type UpgradeHandler = (req: ServerRequest, socket: Socket, head: Buffer) => void | Promise<void>;
 
 /**
  * A request handler. Answer with `res.end(…)`, `res.send(…)` or `res.json(…)`, or stream with `res.write()`.
@@ -599,6 +626,7 @@ function sameHead(part: HeadPart | undefined, status: number, message: string | 
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_BUFFER = Buffer.alloc(0);
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
@@ -624,6 +652,8 @@ class Connection implements ParserHandler, BodySource {
   private peerEnded = false;
   private pendingRefusal: Buffer | undefined;
   private ignoreInput = false;
+  /** An upgrade request waiting for the responses before it, and the bytes that followed its head. */
+  private upgrading: { req: ServerRequest; head: Buffer } | undefined;
 
   constructor(server: HttpServer, socket: Socket) {
     this.server = server;
@@ -657,8 +687,9 @@ class Connection implements ParserHandler, BodySource {
     }
     const socket = this.socket;
     socket.cork();
+    let used = chunk.length;
     try {
-      this.parser.execute(chunk);
+      used = this.parser.execute(chunk);
     } catch (error) {
       if (error instanceof HttpParseError) this.refuse(error.status, error.message);
       else {
@@ -667,6 +698,24 @@ class Connection implements ParserHandler, BodySource {
       }
     }
     socket.uncork();
+    const upgrading = this.upgrading;
+    if (upgrading !== undefined) {
+      // The parser stopped after the upgrade request's head: the rest is the new protocol's.
+      upgrading.head = Buffer.from(chunk.subarray(used));
+      if (this.inflight.length === 0) this.handOff();
+      else socket.pause(); // earlier requests are answered first; nothing more is read until then
+    }
+  }
+
+  /** Give the socket to the server's upgrade handler. */
+  private handOff(): void {
+    const upgrading = this.upgrading as { req: ServerRequest; head: Buffer };
+    this.upgrading = undefined;
+    const socket = this.socket;
+    if (socket.closed) return;
+    socket.handle({});
+    if (socket.isPaused) socket.resume();
+    this.server.dispatchUpgrade(this, upgrading.req, upgrading.head);
   }
 
   // ParserHandler
@@ -674,6 +723,13 @@ class Connection implements ParserHandler, BodySource {
     const server = this.server;
     const hasBody = head.chunked || head.contentLength > 0;
     const req = new ServerRequest(head, hasBody ? new Body(this, server.limits.maxBodyBytes, false) : undefined, this);
+    if (head.upgrade && !hasBody && head.versionMinor === 1 && !this.closing && server.takesUpgrade(req)) {
+      // Nothing after this head is HTTP: stop here; onData hands the socket over with what followed.
+      this.upgrading = { req, head: EMPTY_BUFFER };
+      this.ignoreInput = true;
+      this.parser.stop();
+      return;
+    }
     this.served += 1;
     const closeAfter = !head.keepAlive || this.closing || this.served >= server.timeouts.maxRequestsPerConnection;
     const res = new ServerResponse(this, req, head, closeAfter);
@@ -746,6 +802,10 @@ class Connection implements ParserHandler, BodySource {
       }
       const next = this.inflight[0];
       if (next !== undefined) next.activate();
+    }
+    if (this.inflight.length === 0 && this.upgrading !== undefined) {
+      this.handOff();
+      return;
     }
     if (this.paused && this.inflight.length < this.server.timeouts.maxPipelined) {
       this.paused = false;
@@ -898,6 +958,8 @@ export class HttpServer {
     maxRequestsPerConnection: number;
   };
   private readonly handler: RequestHandler;
+  private upgradeHandler: UpgradeHandler | undefined;
+  private upgradeFilter: ((req: ServerRequest) => boolean) | undefined;
   private readonly connections = new Set<Connection>();
   private readonly maxConnections: number;
   private readonly sweepTimer: ReturnType<Runtime['setInterval']>;
@@ -920,6 +982,7 @@ export class HttpServer {
   constructor(runtime: Runtime, options: ServerOptions, handler: RequestHandler) {
     this.runtime = runtime;
     this.handler = handler;
+    if (options.upgrade !== undefined) this.onUpgrade(options.upgrade, options.shouldUpgrade);
     this.limits = {
       maxHeaderBytes: limitOption('maxHeaderBytes', options.maxHeaderBytes, DEFAULTS.maxHeaderBytes, 64),
       maxHeaderCount: limitOption('maxHeaderCount', options.maxHeaderCount, DEFAULTS.maxHeaderCount, 1),
@@ -958,6 +1021,57 @@ export class HttpServer {
   /** Open connections. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /**
+   * Set (or with `undefined`, remove) the handler of upgrade requests; see {@link ServerOptions.upgrade} and
+   * {@link UpgradeHandler}. Returns the server.
+   *
+   * @example
+   * ```ts
+   * server.onUpgrade((req, socket, head) => wss.handleUpgrade(req, socket, head), (req) => wss.shouldHandle(req));
+   * ```
+   */
+  onUpgrade(handler: UpgradeHandler | undefined, shouldUpgrade?: (req: ServerRequest) => boolean): this {
+    if (handler !== undefined && typeof handler !== 'function') throw new InvalidArgumentError('upgrade', 'must be a function');
+    if (shouldUpgrade !== undefined && typeof shouldUpgrade !== 'function') throw new InvalidArgumentError('shouldUpgrade', 'must be a function');
+    this.upgradeHandler = handler;
+    this.upgradeFilter = shouldUpgrade;
+    return this;
+  }
+
+  /** @internal Whether `req` (an upgrade request) is taken over by the upgrade handler. */
+  takesUpgrade(req: ServerRequest): boolean {
+    return this.upgradeHandler !== undefined && (this.upgradeFilter === undefined || this.upgradeFilter(req));
+  }
+
+  /** @internal The connection is handed to the upgrade handler: it is no longer the server's. */
+  dispatchUpgrade(conn: Connection, req: ServerRequest, head: Buffer): void {
+    this.connectionClosed(conn);
+    const socket = conn.socket;
+    const handler = this.upgradeHandler;
+    if (handler === undefined) {
+      socket.close();
+      return;
+    }
+    this.requestCount += 1;
+    let result: void | Promise<void>;
+    try {
+      result = handler(req, socket, head);
+    } catch (error) {
+      this.upgradeFailed(socket, error);
+      return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(undefined, (error: unknown) => this.upgradeFailed(socket, error));
+    }
+  }
+
+  private upgradeFailed(socket: Socket, error: unknown): void {
+    socket.destroy(error instanceof Error ? error : new Error(String(error)));
+    this.runtime.setImmediate(() => {
+      throw error;
+    });
   }
 
   private accept(socket: Socket): void {
