@@ -34,7 +34,10 @@ function run(code: string, name: string, env: Record<string, string> = {}): { ch
   mkdirSync(WORK, { recursive: true });
   const file = join(WORK, `${name}.mjs`);
   writeFileSync(file, code);
-  const child = spawn(process.execPath, [file], { env: { ...process.env, FDLOOP_TRACE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The examples' output is compared as text: a FORCE_COLOR inherited from the test runner would colour console.log.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, FDLOOP_TRACE: '', NO_COLOR: '1', ...env };
+  delete childEnv.FORCE_COLOR;
+  const child = spawn(process.execPath, [file], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
