@@ -14,6 +14,7 @@ import { markdownResults, replaceResults, resultsKey, svgChart, textReport } fro
 import type { BenchResult, ContenderResult, RunConfig } from './results.js';
 import { formatRate } from './stats.js';
 import { runMqttBench, takeMqttArgs } from './mqtt/run-mqtt.js';
+import { runWsBench, takeWsArgs } from './ws/run-ws.js';
 import { runHttpBench, takeHttpArgs } from './http/run-http.js';
 import { runPoolSuite, takePoolArgs } from './pool/suite.js';
 import { runSerialBench, takeSerialArgs } from './serial/run-serial.js';
@@ -48,6 +49,8 @@ const USAGE = `usage: node bench/dist/run.js [options]
                      processes to calm down (default 60, quick 0)
   --json=FILE        also write the raw samples as JSON
   --from-json=FILE   measure nothing: print (and with --write-docs, write) the report of a run saved with --json
+  --ws, --no-ws      only / skip the WebSocket echo benchmark (mod-ws vs npm ws servers, same ws client);
+                     --ws-messages=N, --ws-reps=N (see bench/src/ws/run-ws.ts)
   --mqtt, --no-mqtt  only / skip the MQTT benchmark (fdloop + libmosquitto vs npm mqtt through a local mosquitto);
                      --mqtt-messages=N, --mqtt-reps=N, --mqtt-window=N (see bench/src/mqtt/run-mqtt.ts)
   --pool, --no-pool  only / skip P4 (mod-fs vs node:fs), P5 (mod-crypto vs node:crypto) and the pool round trip
@@ -324,14 +327,15 @@ function main(): void {
   const { rest: afterPool, pool } = takePoolArgs(afterHttp);
   const { rest: afterSerial, serial } = takeSerialArgs(afterPool);
   const { rest: afterTimers, timers } = takeTimersArgs(afterSerial);
-  const { rest, mqtt } = takeMqttArgs(afterTimers);
+  const { rest: afterMqtt, mqtt } = takeMqttArgs(afterTimers);
+  const { rest, ws } = takeWsArgs(afterMqtt);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const runSerial = (): void => void runSerialBench(serial, log).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : String(err));
     process.exitCode = 1;
   });
   // P3 runs last, unless another suite was asked for alone.
-  if (http.enabled && !(timers.only || pool.only || serial.only || mqtt.only)) process.once('beforeExit', runHttp);
+  if (http.enabled && !(timers.only || pool.only || serial.only || mqtt.only || ws.only)) process.once('beforeExit', runHttp);
   if (timers.only) return runTimersBench(timers);
   if (pool.only) return runPoolSuite(pool, log);
   if (serial.only) return runSerial();
@@ -340,6 +344,11 @@ function main(): void {
     process.exitCode = 1;
   });
   if (mqtt.only) return runMqtt();
+  const runWs = (): void => void runWsBench(ws, log).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  });
+  if (ws.only) return runWs();
   const options = parseArgs(rest);
   const started = Date.now();
   const { machine, config, results } =
@@ -372,6 +381,7 @@ function main(): void {
   if (pool.enabled) runPoolSuite(pool, log);
   if (serial.enabled) runSerial();
   if (mqtt.enabled) runMqtt();
+  if (ws.enabled) runWs();
 }
 
 try {
