@@ -8,11 +8,17 @@ import { randomFillSync } from 'node:crypto';
 
 /** Frame opcodes (RFC 6455 §5.2). */
 export const Opcode = {
+  /** A later fragment of a fragmented message. */
   CONTINUATION: 0x0,
+  /** A UTF-8 text message (or its first fragment). */
   TEXT: 0x1,
+  /** A binary message (or its first fragment). */
   BINARY: 0x2,
+  /** The closing handshake: an optional code and reason. */
   CLOSE: 0x8,
+  /** A ping; the peer answers with a pong carrying the same payload. */
   PING: 0x9,
+  /** The answer to a ping, or an unsolicited heartbeat. */
   PONG: 0xa,
 } as const;
 
@@ -21,19 +27,33 @@ export const Opcode = {
  * frame without a code and a connection that closed without any close frame.
  */
 export const CloseCode = {
+  /** Normal closure: the purpose of the connection was fulfilled. */
   NORMAL: 1000,
+  /** The endpoint is going away: a server shutting down, a page navigated away. */
   GOING_AWAY: 1001,
+  /** The peer broke RFC 6455 (bad opcode, reserved bits, wrong masking, bad fragmentation…). */
   PROTOCOL_ERROR: 1002,
+  /** A kind of data the endpoint cannot accept (text to a binary-only endpoint…). */
   UNSUPPORTED_DATA: 1003,
+  /** Never sent: a close frame arrived without a code. */
   NO_STATUS: 1005,
+  /** Never sent: the connection closed without a close frame. */
   ABNORMAL: 1006,
+  /** Data inconsistent with the message type: text (or a close reason) that is not UTF-8. */
   INVALID_PAYLOAD: 1007,
+  /** A message that violates the endpoint's policy (the generic code when no other fits). */
   POLICY_VIOLATION: 1008,
+  /** A frame or message larger than the endpoint's limits. */
   MESSAGE_TOO_BIG: 1009,
+  /** Sent by a client: the server did not negotiate an extension the client requires. */
   MANDATORY_EXTENSION: 1010,
+  /** The server met an unexpected condition. */
   INTERNAL_ERROR: 1011,
+  /** The server is restarting. */
   SERVICE_RESTART: 1012,
+  /** The server is overloaded: try again later. */
   TRY_AGAIN_LATER: 1013,
+  /** A gateway or proxy got an invalid answer from upstream. */
   BAD_GATEWAY: 1014,
 } as const;
 
