@@ -6,7 +6,7 @@
  * I/O functions return the byte count, or {@link WOULD_BLOCK} when the call would block (`EAGAIN`), so a
  * watcher can read until it sees {@link WOULD_BLOCK}. Every other failure throws an {@link ErrnoError} shaped
  * like Node's (`code: 'EBADF'`, `syscall: 'read'`, `fd`). Invalid arguments throw an
- * {@link InvalidArgumentError}.
+ * `InvalidArgumentError` (`ERR_FDLOOP_INVALID_ARGUMENT`) from `@fdloop/core`.
  *
  * @example
  * ```ts

@@ -55,7 +55,7 @@ export {
 export { IocpPoller, MAX_BATCH_SIZE } from './poller.js';
 export { iocpCompletionProvider } from './completion.js';
 export { winError, winErrorName, errnoOf } from './errors.js';
-export type { NativePollerStats } from './native.js';
+export type { NativeIocpPoller, NativePollerStats } from './native.js';
 export type { IocpNotifierRemote } from './sources.js';
 
 /**

@@ -87,6 +87,7 @@ export class IocpPoller extends NativePoller<NativeIocpPoller> implements Poller
     return (count) => this.#deliver(sink, count);
   }
 
+  /** Closes the port and forgets every pending completion; no callback runs after this returns. */
   override close(): void {
     super.close();
     this.#completions.clear();

@@ -12,6 +12,7 @@ import type { NativePosixSys } from './posix-sys.js';
 
 /** The native `sock` object of the `posix` component: {@link NetSyscalls} without the functions that live in `sys`. */
 export type NativePosixSock = Omit<NetSyscalls, 'read' | 'close' | 'socketError' | 'constants'> & {
+  /** The platform's socket constants. */
   readonly constants: NetConstants;
 };
 

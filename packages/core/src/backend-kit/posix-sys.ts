@@ -14,31 +14,53 @@ import { validateInteger } from './poller.js';
 
 /** Platform constants of the native `sys` object (from the C headers the addon was compiled against). */
 export interface NativePosixConstants {
+  /** `EAGAIN` on this platform: the call would block. */
   readonly EAGAIN: number;
+  /** `EWOULDBLOCK` (equal to `EAGAIN` on Linux, may differ elsewhere). */
   readonly EWOULDBLOCK: number;
+  /** `ENOSYS`: the system call does not exist here. */
   readonly ENOSYS: number;
+  /** `send`/`recv` flag: out-of-band data. */
   readonly MSG_OOB: number;
+  /** `recv` flag: read without consuming. */
   readonly MSG_PEEK: number;
+  /** `send`/`recv` flag: do not block for this call. */
   readonly MSG_DONTWAIT: number;
+  /** `socketpair` type: a byte stream. */
   readonly SOCK_STREAM: number;
+  /** `socketpair` type: datagrams. */
   readonly SOCK_DGRAM: number;
+  /** `socketpair` type: ordered, boundary-keeping packets. */
   readonly SOCK_SEQPACKET: number;
+  /** Pty packet-mode control byte: ordinary data follows. */
   readonly TIOCPKT_DATA: number;
+  /** Pty packet-mode bit: the read queue was flushed. */
   readonly TIOCPKT_FLUSHREAD: number;
+  /** Pty packet-mode bit: the write queue was flushed. */
   readonly TIOCPKT_FLUSHWRITE: number;
+  /** Pty packet-mode bit: output was stopped (^S). */
   readonly TIOCPKT_STOP: number;
+  /** Pty packet-mode bit: output was restarted (^Q). */
   readonly TIOCPKT_START: number;
+  /** Pty packet-mode bit: the stop and start characters are no longer ^S/^Q. */
   readonly TIOCPKT_NOSTOP: number;
+  /** Pty packet-mode bit: the stop and start characters are ^S/^Q. */
   readonly TIOCPKT_DOSTOP: number;
 }
 
 /** Which Linux-only paths a build of `fdloop/posix/sys.cc` uses (`false`: the portable POSIX fallback). */
 export interface NativePosixFeatures {
+  /** `pipe2(O_CLOEXEC|O_NONBLOCK)` is used (else `pipe` + `fcntl`). */
   readonly pipe2: boolean;
+  /** `SOCK_CLOEXEC|SOCK_NONBLOCK` are passed to `socket`/`socketpair` (else `fcntl`). */
   readonly socketFlags: boolean;
+  /** `accept4` is used (else `accept` + `fcntl`). */
   readonly accept4: boolean;
+  /** `eventfd(2)` exists (else `eventfd()` answers `ENOSYS`). */
   readonly eventfd: boolean;
+  /** `TIOCGPTPEER` opens the pty slave (else by its name). */
   readonly ptyPeer: boolean;
+  /** `posix_openpt` takes `O_CLOEXEC`. */
   readonly openptFlags: boolean;
 }
 
@@ -47,23 +69,39 @@ export interface NativePosixFeatures {
  * non-negative result or `-errno`; `eventfd` is `-ENOSYS` off Linux.
  */
 export interface NativePosixSys {
+  /** Fills `out` with `[readFd, writeFd]`; 0 or `-errno`. */
   pipe(out: Int32Array): number;
+  /** Fills `out` with two connected sockets of `type`; 0 or `-errno`. */
   socketpair(type: number, out: Int32Array): number;
+  /** A new eventfd, or `-errno`. */
   eventfd(initial: number, semaphore: boolean): number;
+  /** Bytes read into `buffer[offset..offset+length)`, or `-errno`. */
   read(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  /** Bytes written from `buffer[offset..offset+length)`, or `-errno`. */
   write(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  /** Bytes sent with `flags`, or `-errno`. */
   send(fd: number, buffer: Uint8Array, offset: number, length: number, flags: number): number;
+  /** Bytes received with `flags`, or `-errno`. */
   recv(fd: number, buffer: Uint8Array, offset: number, length: number, flags: number): number;
+  /** 0 or `-errno`. */
   close(fd: number): number;
+  /** Fills `out` with `[masterFd, slaveFd]`; 0 or `-errno`. */
   openpty(out: Int32Array): number;
+  /** Turns `TIOCPKT` on or off on a pty master; 0 or `-errno`. */
   ptyPacketMode(fd: number, on: boolean): number;
+  /** A listening TCP socket bound to `host:port`, or `-errno`. */
   tcpListen(host: string, port: number, backlog: number): number;
+  /** An accepted connection, or `-errno`. */
   tcpAccept(fd: number): number;
+  /** A socket connecting (non-blocking) to `host:port`, or `-errno`. */
   tcpConnect(host: string, port: number): number;
   /** The pending `SO_ERROR` (0 or a positive errno), or `-errno` if it could not be read. */
   socketError(fd: number): number;
+  /** The local port of a bound socket, or `-errno`. */
   localPort(fd: number): number;
+  /** The platform's values of the constants the wrappers need. */
   readonly constants: NativePosixConstants;
+  /** Which Linux-only paths this build uses. */
   readonly features: NativePosixFeatures;
 }
 
